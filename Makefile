@@ -1,0 +1,60 @@
+# segedu: the two commands of the README are `make lab` and `make test`.
+# Both create .venv on first use and reuse it afterwards (reinstalling when the
+# dependency files change).
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.segedu-installed
+PORT   ?= 8888
+# nbval compares only cells marked `# NBVAL_CHECK_OUTPUT`; notebooks run in fast mode.
+PYTEST_ARGS ?=
+
+.PHONY: lab test unit notebooks lint course bench bench-quick venv clean help
+
+help:
+	@echo "make lab          open the course in JupyterLab (installs on first use)"
+	@echo "make test         run every test: lint, unit tests, notebooks, browser (installs on first use)"
+	@echo "make course       execute every notebook in learner mode into build/course/, with timings"
+	@echo "make bench        train the leaderboard models (about 2 hours on a 2-core CPU)"
+	@echo "make bench-quick  a smaller leaderboard run (about 10 minutes)"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/local.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "segedu needs Python 3.10 or newer, found " + sys.version.split()[0]'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/local.txt -e ".[lab,test]"
+	touch $@
+
+lab: $(STAMP)
+	@echo "Opening the course in JupyterLab; the URL with its token is printed below."
+	@echo "Stop the server with Ctrl-C (twice)."
+	$(PY) -m jupyter lab --ServerApp.port=$(PORT) \
+		$$( [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] || [ "$$(uname)" = Darwin ] || echo --no-browser ) \
+		notebooks/00_welcome.ipynb
+
+lint: $(STAMP)
+	$(PY) -m ruff check segedu tests tools notebooks
+
+unit: $(STAMP)
+	SEGEDU_FAST=1 $(PY) -m pytest tests $(PYTEST_ARGS)
+
+notebooks: $(STAMP)
+	SEGEDU_FAST=1 $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 notebooks $(PYTEST_ARGS)
+
+test: lint
+	SEGEDU_FAST=1 $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 tests notebooks $(PYTEST_ARGS)
+
+course: $(STAMP)
+	SEGEDU_FAST=0 $(PY) tools/run_course.py
+
+bench: $(STAMP)
+	SEGEDU_FAST=0 $(PY) -m segedu.bench
+
+bench-quick: $(STAMP)
+	SEGEDU_FAST=0 $(PY) -m segedu.bench --quick
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache
