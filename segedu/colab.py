@@ -28,6 +28,7 @@ if "google.colab" in sys.modules and "{COLAB_CHECKOUT}" not in sys.path:
     !git clone -q --depth 1 {REPOSITORY_URL} {COLAB_CHECKOUT}
     sys.path.insert(0, "{COLAB_CHECKOUT}")
 import segedu.colab
+
 segedu.colab.setup()"""
 """The first code cell of every notebook (a test checks that they all match it)."""
 
