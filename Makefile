@@ -28,12 +28,15 @@ $(STAMP): pyproject.toml requirements/local.txt
 	$(PY) -m pip install --quiet -r requirements/local.txt -e ".[lab,test]"
 	touch $@
 
+# No display (a server, a container): do not try to open a browser, just print the URL.
+# As root (containers), Jupyter refuses to start without --allow-root.
+LAB_FLAGS = $(shell [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] || [ "$$(uname)" = Darwin ] || echo --no-browser) \
+            $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
 lab: $(STAMP)
-	@echo "Opening the course in JupyterLab; the URL with its token is printed below."
+	@echo "Opening the course in JupyterLab; open the URL printed below (with its token) in a browser."
 	@echo "Stop the server with Ctrl-C (twice)."
-	$(PY) -m jupyter lab --ServerApp.port=$(PORT) \
-		$$( [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] || [ "$$(uname)" = Darwin ] || echo --no-browser ) \
-		notebooks/00_welcome.ipynb
+	$(PY) -m jupyter lab --ServerApp.port=$(PORT) $(LAB_FLAGS) notebooks/00_welcome.ipynb
 
 lint: $(STAMP)
 	$(PY) -m ruff check segedu tests tools notebooks
