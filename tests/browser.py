@@ -82,7 +82,7 @@ def jupyter_lab(notebooks: Path, workdir: Path, env: dict[str, str] | None = Non
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"JupyterLab did not start; log:\n{(workdir / 'jupyter.log').read_text()}")
+                    raise RuntimeError(f"JupyterLab did not start; log:\n{(workdir / 'jupyter.log').read_text()}") from None
                 time.sleep(0.5)
         yield base
     finally:

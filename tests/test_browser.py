@@ -6,9 +6,8 @@ browser is a failure, never a silent skip. Screenshots land in build/screenshots
 
 import os
 
-import pytest
-
 import browser
+import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
