@@ -1,0 +1,324 @@
+"""fit / evaluate / predict on tiny fakes: learning, determinism, best weights, interrupts, bad input."""
+
+import copy
+import json
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import Dataset, Subset
+
+from segedu.metrics import ConfusionMatrix
+from segedu.train import History, Scores, evaluate, fit, pixel_cross_entropy, predict
+
+
+class ColourScenes(Dataset):
+    """Random 3 x S x S images whose true class at each pixel is its brightest channel.
+
+    A 1x1 convolution can learn this exactly. ``ignore`` marks every pixel 255 in items
+    whose index is a multiple of ``ignore``. ``batch()`` mimics SyntheticScenes' fast path,
+    with size buckets 0/1/2 by row third.
+    """
+
+    classes = ("background", "green", "blue")
+    num_classes = 3
+    transform = None
+
+    def __init__(self, length=16, size=8, seed=0, ignore=None, mask_dtype=torch.int64, offset=0):
+        self.length, self.size, self.seed, self.ignore = length, size, seed, ignore
+        self.mask_dtype, self.offset = mask_dtype, offset
+
+    def __len__(self):
+        return self.length
+
+    def __getitem__(self, index):
+        generator = torch.Generator().manual_seed(self.seed * 10_000 + index)
+        image = torch.rand(3, self.size, self.size, generator=generator)
+        mask = image.argmax(0) + self.offset
+        if self.ignore and index % self.ignore == 0:
+            mask[:] = 255
+        return image, mask.to(self.mask_dtype)
+
+    def size_buckets(self, index):
+        return (torch.arange(self.size) * 3 // self.size).view(-1, 1).expand(self.size, self.size).clone()
+
+    def batch(self, indices):
+        items = [self[i] for i in indices]
+        return {"image": torch.stack([image for image, _ in items]),
+                "mask": torch.stack([mask for _, mask in items]),
+                "size_bucket": torch.stack([self.size_buckets(i) for i in indices])}
+
+
+def tiny_net(seed=0, out_channels=3):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Conv2d(3, 8, 1), nn.ReLU(), nn.Conv2d(8, out_channels, 1))
+
+
+class AuxNet(nn.Module):
+    """Returns {"out", "aux"} in training mode (aux at half resolution), logits in eval mode."""
+
+    def __init__(self):
+        super().__init__()
+        self.main, self.aux = tiny_net(0), nn.Conv2d(3, 3, 1)
+
+    def forward(self, x):
+        out = self.main(x)
+        if self.training:
+            return {"out": out, "aux": self.aux(F.avg_pool2d(x, 2))}
+        return out
+
+
+FIT = dict(epochs=2, batch_size=8, lr=0.05, progress=False, device="cpu")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: one intra-op thread is much faster than two fighting over a busy 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# --------------------------------------------------------------------------- fit
+
+
+def test_fit_learns_and_records_one_entry_per_epoch():
+    model = tiny_net()
+    before = evaluate(model, ColourScenes(16, seed=1)).miou
+    history = fit(model, ColourScenes(64), ColourScenes(16, seed=1), **{**FIT, "epochs": 4})
+    assert isinstance(history, History)
+    assert history.epochs == 4 and len(history.val_miou) == len(history.seconds) == len(history.lr) == 4
+    assert history.epoch_steps == [8, 8, 8, 8]
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert history.val_miou[-1] > max(0.6, before)
+    assert not history.interrupted and not history.out_of_time
+    assert json.loads(json.dumps(history.to_dict()))["epoch_steps"] == [8, 8, 8, 8]
+    assert "4 epochs, 32 steps" in repr(history) and "best val mIoU" in repr(history)
+
+
+def test_same_seed_gives_identical_losses_on_the_cpu():
+    runs = [fit(tiny_net(0), ColourScenes(24), seed=3, **FIT).train_loss for _ in range(2)]
+    assert runs[0] == runs[1]
+    assert fit(tiny_net(0), ColourScenes(24), seed=4, **FIT).train_loss != runs[0]  # shuffling differs
+
+
+def test_best_validation_weights_are_restored_at_the_end():
+    model = tiny_net()
+    fit(model, ColourScenes(32), **{**FIT, "epochs": 3})  # a decent model to start from
+    saved = {}
+
+    def sabotage(history):  # after epoch 1, break the model: later epochs score worse
+        if history.epochs == 1:
+            saved.update(copy.deepcopy(model.state_dict()))
+            with torch.no_grad():
+                model[2].bias.copy_(torch.tensor([50.0, 0.0, 0.0]))
+
+    history = fit(model, ColourScenes(16), ColourScenes(16, seed=1), **{**FIT, "lr": 1e-9, "epochs": 3},
+                  schedule=None, callback=sabotage)
+    assert history.best_epoch == 1
+    assert history.val_miou[0] == history.best_val_miou > history.val_miou[2]
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, saved[name]), name
+    assert evaluate(model, ColourScenes(16, seed=1)).miou == pytest.approx(history.val_miou[0])
+
+
+def test_without_validation_the_last_weights_are_kept():
+    history = fit(tiny_net(), ColourScenes(16), **FIT)
+    assert history.best_epoch == 2 and history.val_miou == [None, None]
+
+
+def test_keyboard_interrupt_stops_cleanly_and_keeps_the_best_weights():
+    model, calls, saved = tiny_net(), [], {}
+
+    def interrupting_loss(logits, target):
+        calls.append(1)
+        if len(calls) == 5:  # 3 steps per epoch: epoch 2, step 2
+            raise KeyboardInterrupt
+        return F.cross_entropy(logits, target, ignore_index=255)
+
+    def remember(history):  # also called after the interrupted epoch: keep epoch 1's weights
+        if history.epochs == 1:
+            saved.update(copy.deepcopy(model.state_dict()))
+
+    history = fit(model, ColourScenes(24), ColourScenes(8, seed=1), **{**FIT, "epochs": 3},
+                  loss=interrupting_loss, callback=remember)
+    assert history.interrupted
+    assert history.epoch_steps == [3, 1] and history.val_miou[1] is None and history.best_epoch == 1
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, saved[name]), name
+    assert "interrupted" in repr(history)
+
+
+def test_max_seconds_and_a_callback_can_end_training_early():
+    history = fit(tiny_net(), ColourScenes(32), **FIT, max_seconds=1e-9)
+    assert history.out_of_time and history.epoch_steps == [1]
+    history = fit(tiny_net(), ColourScenes(16), **{**FIT, "epochs": 5}, callback=lambda h: h.epochs == 2)
+    assert history.epochs == 2
+
+
+def test_a_batch_of_ignored_pixels_gives_zero_loss_not_nan_and_is_skipped():
+    logits = torch.randn(2, 3, 4, 4, requires_grad=True)
+    ignored = torch.full((2, 4, 4), 255)
+    assert math.isnan(F.cross_entropy(logits.detach(), ignored, ignore_index=255))  # the pitfall
+    value = pixel_cross_entropy(logits, ignored)
+    value.backward()
+    assert value.item() == 0.0 and torch.count_nonzero(logits.grad) == 0
+    history = fit(tiny_net(), ColourScenes(8, ignore=2), **{**FIT, "batch_size": 1})
+    assert history.skipped_batches == 8 and history.epoch_steps == [4, 4]
+    assert all(math.isfinite(loss) for loss in history.train_loss)
+
+
+def test_default_loss_is_cross_entropy_over_labelled_pixels_with_class_weights():
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 3, 5, 5, generator=generator)
+    target = torch.randint(0, 3, (2, 5, 5), generator=generator)
+    target[0, 0] = 255
+    weights = torch.tensor([0.2, 1.0, 3.0])
+    expected = F.cross_entropy(logits, target, weight=weights, ignore_index=255)
+    assert pixel_cross_entropy(logits, target, weights).item() == pytest.approx(expected.item())
+    history = fit(tiny_net(), ColourScenes(8), **FIT, class_weights=[0.2, 1.0, 3.0])
+    assert all(math.isfinite(loss) for loss in history.train_loss)
+    with pytest.raises(ValueError, match="one weight per class"):
+        fit(tiny_net(), ColourScenes(8), **FIT, class_weights=[1.0, 2.0])
+
+
+def test_aux_output_adds_a_weighted_upsampled_aux_loss():
+    sizes = []
+
+    def spy(logits, target):
+        sizes.append(tuple(logits.shape[-2:]))
+        return F.cross_entropy(logits, target)
+
+    fit(AuxNet(), ColourScenes(8), **{**FIT, "epochs": 1}, loss=spy)
+    assert sizes == [(8, 8), (8, 8)]  # main, then aux upsampled to the mask size
+    sizes.clear()
+    fit(AuxNet(), ColourScenes(8), **{**FIT, "epochs": 1}, loss=spy, aux_weight=0.0)
+    assert sizes == [(8, 8)]
+    # The recorded loss is main + 0.4 * aux, at the weights of that step.
+    model = AuxNet()
+    start = copy.deepcopy(model)
+    history = fit(model, ColourScenes(8), **{**FIT, "epochs": 1, "lr": 1e-12})
+    start.train()
+    images, masks = ColourScenes(8).batch(range(8))["image"], ColourScenes(8).batch(range(8))["mask"]
+    out = start(images)
+    aux = F.interpolate(out["aux"], size=(8, 8), mode="bilinear", align_corners=False)
+    expected = F.cross_entropy(out["out"], masks) + 0.4 * F.cross_entropy(aux, masks)
+    assert history.train_loss[0] == pytest.approx(expected.item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("schedule", ["poly", "cosine", "onecycle", None])
+def test_learning_rate_schedules_per_step(schedule):
+    history = fit(tiny_net(), ColourScenes(16), **{**FIT, "epochs": 2, "lr": 0.01}, schedule=schedule)
+    # 2 epochs x 2 steps; history.lr holds the rate of steps 1 and 3 (counting from 0) of 4.
+    if schedule == "poly":
+        assert history.lr == pytest.approx([0.01 * (1 - 1 / 4) ** 0.9, 0.01 * (1 - 3 / 4) ** 0.9])
+    elif schedule == "cosine":
+        assert history.lr == pytest.approx([0.005 * (1 + math.cos(math.pi / 4)), 0.005 * (1 + math.cos(3 * math.pi / 4))])
+    elif schedule == "onecycle":  # ends at max_lr / 25 / 1e4
+        assert history.lr[-1] == pytest.approx(0.01 / 25 / 1e4) and history.lr[0] > 1e-3
+    else:
+        assert history.lr == [0.01, 0.01]
+
+
+def test_optimizer_choices():
+    for optimizer in ("adamw", "adam", "sgd", torch.optim.RMSprop):
+        assert fit(tiny_net(), ColourScenes(8), **FIT, optimizer=optimizer).epochs == 2
+    with pytest.raises(ValueError, match="Unknown optimizer 'lbfgs'"):
+        fit(tiny_net(), ColourScenes(8), **FIT, optimizer="lbfgs")
+    with pytest.raises(ValueError, match="Unknown schedule 'step'"):
+        fit(tiny_net(), ColourScenes(8), **FIT, schedule="step")
+
+
+def test_bad_training_input_gives_clear_errors():
+    with pytest.raises(TypeError, match="integer class ids"):
+        fit(tiny_net(), ColourScenes(8, mask_dtype=torch.float32), **FIT)
+    with pytest.raises(ValueError, match=r"class id\(s\) 3, 4 outside \[0, 3\)"):
+        fit(tiny_net(), ColourScenes(8, offset=2), **FIT)
+    with pytest.raises(ValueError, match="outputs 5 channels but the dataset has 3 classes"):
+        fit(tiny_net(out_channels=5), ColourScenes(8), **FIT)
+    strided = nn.Conv2d(3, 3, 3, stride=2, padding=1)
+    with pytest.raises(ValueError, match=r"logits size \(4, 4\) differs from the mask size \(8, 8\)"):
+        fit(strided, ColourScenes(8), **FIT)
+    with pytest.raises(ValueError, match="empty"):
+        fit(tiny_net(), ColourScenes(0), **FIT)
+    with pytest.raises(ValueError, match="epochs must be a positive int"):
+        fit(tiny_net(), ColourScenes(8), **{**FIT, "epochs": 0})
+
+
+# --------------------------------------------------------------------------- evaluate, predict
+
+
+def test_evaluate_matches_a_hand_accumulated_confusion_matrix_and_reports_everything():
+    model, data = tiny_net(), ColourScenes(12, seed=2)
+    fit(model, ColourScenes(32), **FIT)
+    model.train()
+    scores = evaluate(model, data, batch_size=5)
+    assert model.training  # mode restored
+    expected = ConfusionMatrix(3)
+    model.eval()
+    with torch.no_grad():
+        for index in range(len(data)):
+            image, mask = data[index]
+            expected.update(model(image[None]), mask[None])
+    assert isinstance(scores, Scores) and scores.num_images == 12
+    assert torch.equal(scores.confusion.matrix, expected.matrix)
+    assert scores.miou == pytest.approx(expected.miou())
+    assert scores.class_names == ("background", "green", "blue")
+    assert list(scores.class_iou.values()) == pytest.approx(expected.iou().tolist())
+    assert 0 <= scores.boundary <= 1 and scores.boundary_width == 1
+    assert set(scores.size_iou) == {"small", "medium", "large"}
+    as_json = json.loads(json.dumps(scores.to_dict()))
+    assert as_json["confusion"] == expected.matrix.tolist()
+    assert "mIoU" in repr(scores) and "IoU blue" in repr(scores) and "<table>" in scores._repr_html_()
+
+
+def test_evaluate_through_a_dataloader_path_gives_the_same_scores_without_size_info():
+    model, data = tiny_net(), ColourScenes(10, seed=2)
+    fast = evaluate(model, data)
+    slow = evaluate(model, Subset(data, range(10)))  # no batch() method -> DataLoader path
+    assert torch.equal(fast.confusion.matrix, slow.confusion.matrix)
+    assert slow.size_iou is None and slow.class_names == fast.class_names
+
+
+def test_absent_classes_are_reported_as_none():
+    class OnlyBackground(ColourScenes):
+        def __getitem__(self, index):
+            image, mask = super().__getitem__(index)
+            return image, torch.zeros_like(mask)
+
+    model = tiny_net()
+    with torch.no_grad():
+        model[2].bias.copy_(torch.tensor([100.0, 0.0, 0.0]))  # always predicts background
+    scores = evaluate(model, OnlyBackground(4))
+    assert scores.class_iou == {"background": 1.0, "green": None, "blue": None}
+    assert scores.miou == 1.0 and scores.to_dict()["class_iou"]["green"] is None
+    assert "absent" in repr(scores)
+
+
+def test_evaluate_bad_input():
+    with pytest.raises(ValueError, match="empty"):
+        evaluate(tiny_net(), ColourScenes(0))
+    with pytest.raises(ValueError, match=r"class id\(s\) 3, 4"):
+        evaluate(tiny_net(), ColourScenes(4, offset=2))
+    with pytest.raises(ValueError, match="5 channels but there are 3 classes"):
+        evaluate(tiny_net(out_channels=5), ColourScenes(4))
+    with pytest.raises(ValueError, match="differs from the mask size"):
+        evaluate(nn.Conv2d(3, 3, 3, stride=2, padding=1), ColourScenes(4))
+
+
+def test_predict_accepts_one_image_or_a_batch_and_restores_the_mode():
+    model, data = AuxNet(), ColourScenes(5)
+    images = data.batch(range(5))["image"]
+    model.train()
+    batch = predict(model, images, batch_size=2)
+    assert batch.shape == (5, 8, 8) and batch.dtype == torch.int64 and model.training
+    single = predict(model, images[0])
+    assert single.shape == (8, 8) and torch.equal(single, batch[0])
+    with torch.no_grad():
+        model.eval()
+        assert torch.equal(batch, model(images).argmax(1))
+    with pytest.raises(ValueError, match="3 x H x W or N x 3 x H x W"):
+        predict(model, images[0, 0])
