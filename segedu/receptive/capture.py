@@ -132,9 +132,14 @@ def _explain_failure(model: nn.Module, x: torch.Tensor, error: Exception) -> str
     return f"the model cannot run on a {shape} input (torch says: {error}).{hint}"
 
 
-def _size_that_works(model: nn.Module, x: torch.Tensor, limit: int = 1024):
-    """Smallest square-ish size >= the input's on which ``model`` runs (binary search), or None."""
+def _size_that_works(model: nn.Module, x: torch.Tensor):
+    """Smallest square-ish size >= the input's on which ``model`` runs (binary search), or None.
+
+    Tries sizes up to ``max(256, 4 * side)`` only, so that a failure that has nothing to do
+    with the size does not cost minutes of forward passes.
+    """
     height, width = x.shape[-2:]
+    limit = max(256, 4 * max(height, width))
 
     def runs(side: int) -> bool:
         trial = torch.ones(1, x.shape[1], max(height, side), max(width, side), dtype=x.dtype, device=x.device)
