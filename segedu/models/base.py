@@ -1,0 +1,114 @@
+"""What every segmentation model shares: argument checks, input checks, and any-size inputs.
+
+A model subclasses :class:`SegmentationModel` and writes its architecture in ``segment``,
+which may assume that H and W are multiples of ``self.output_stride``. ``forward`` takes care
+of the rest: it checks the input, pads it with zeros at the bottom and right to such a size,
+calls ``segment`` and crops the logits back to the input size, so a 63 x 65 image works
+exactly like a 64 x 64 one.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def check_num_classes(num_classes, model_name: str) -> int:
+    """Return ``num_classes`` if it is an int >= 2, else raise a ValueError/TypeError that says why."""
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int):
+        raise TypeError(f"{model_name}: num_classes must be an int, got {type(num_classes).__name__} {num_classes!r}")
+    if num_classes < 2:
+        raise ValueError(
+            f"{model_name}: num_classes must be at least 2 (one logit channel per class, background "
+            f"included), got {num_classes}."
+        )
+    return num_classes
+
+
+def check_positive_int(value, name: str, model_name: str) -> int:
+    """Return ``value`` if it is an int >= 1, else raise a clear error naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{model_name}: {name} must be an int, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{model_name}: {name} must be at least 1, got {value}")
+    return value
+
+
+def check_image_batch(x, in_channels: int, model_name: str) -> None:
+    """Raise a clear error unless ``x`` is a floating-point tensor of shape ``N x in_channels x H x W``."""
+    expected = f"{model_name} expects input of shape N x {in_channels} x H x W"
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{expected} (a torch.Tensor), got {type(x).__name__}")
+    if x.dim() != 4:
+        hint = ""
+        if x.dim() == 3:
+            hint = "; add a batch dimension with x.unsqueeze(0)"
+        elif x.dim() == 2:
+            hint = "; add batch and channel dimensions with x[None, None]"
+        raise ValueError(f"{expected}, got {x.dim()}-D tensor of shape {tuple(x.shape)}{hint}")
+    if x.shape[1] != in_channels:
+        hint = "; did you pass N x H x W x C (channels last)? use x.permute(0, 3, 1, 2)" \
+            if x.shape[-1] == in_channels else f"; build the model with in_channels={x.shape[1]}"
+        raise ValueError(f"{expected}, got {x.shape[1]} channel(s) in shape {tuple(x.shape)}{hint}")
+    if not x.is_floating_point():
+        raise TypeError(f"{model_name} expects a floating-point tensor, got {x.dtype}; convert with x.float()")
+    if x.shape[0] == 0 or x.shape[2] == 0 or x.shape[3] == 0:
+        raise ValueError(f"{model_name} got an empty tensor of shape {tuple(x.shape)}")
+
+
+def padded_size(size: int, multiple: int) -> int:
+    """Smallest multiple of ``multiple`` that is >= ``size`` and >= ``2 * multiple``.
+
+    At least two cells of the coarsest grid: BatchNorm in training mode needs more than one
+    value per channel, so a 1 x 1 coarsest map fails for a batch of one image.
+    """
+    if multiple == 1:
+        return size
+    return max(-(-size // multiple), 2) * multiple
+
+
+class SegmentationModel(nn.Module):
+    """Base class: ``forward(x)`` maps ``N x in_channels x H x W`` (any H, W) to ``N x num_classes x H x W``.
+
+    Subclasses set ``self.output_stride`` (the stride of their coarsest feature map, 1 for a
+    network without downsampling) and implement ``segment``.
+    """
+
+    output_stride: int = 1
+
+    def __init__(self, num_classes: int, in_channels: int = 3):
+        super().__init__()
+        name = type(self).__name__
+        self.num_classes = check_num_classes(num_classes, name)
+        self.in_channels = check_positive_int(in_channels, "in_channels", name)
+
+    def segment(self, x: torch.Tensor):
+        """The architecture: ``N x in_channels x H x W -> N x num_classes x H x W`` logits.
+
+        H and W are multiples of ``self.output_stride``. May return a dict of such tensors.
+        """
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor):
+        check_image_batch(x, self.in_channels, type(self).__name__)
+        height, width = x.shape[-2:]
+        pad_bottom = padded_size(height, self.output_stride) - height
+        pad_right = padded_size(width, self.output_stride) - width
+        if pad_bottom or pad_right:
+            x = F.pad(x, (0, pad_right, 0, pad_bottom))  # zeros, like the padding of every conv layer
+        out = self.segment(x)
+        if isinstance(out, dict):
+            return {key: value[..., :height, :width] for key, value in out.items()}
+        return out[..., :height, :width]
+
+
+def main_output(result) -> torch.Tensor:
+    """The logits of a model's output: ``result`` itself, or ``result["out"]`` for a dict (auxiliary heads)."""
+    if isinstance(result, dict):
+        if "out" not in result:
+            raise KeyError(f"expected a dict with key 'out', got keys {sorted(result)}")
+        return result["out"]
+    if not isinstance(result, torch.Tensor):
+        raise TypeError(f"expected a tensor or a dict with key 'out', got {type(result).__name__}")
+    return result

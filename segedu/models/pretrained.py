@@ -1,0 +1,132 @@
+"""Pretrained weights for the backbones: torchvision's ImageNet ResNet-18, or the course's own small backbone.
+
+"Training can start from a network pretrained on a large-scale image classification data
+set to compensate for the limited availability of segmentation ground truth."
+
+* ImageNet weights come from torchvision (``ResNet18_Weights.IMAGENET1K_V1``) and need a
+  network the first time (then they sit in torch's hub cache). Pretrained ResNets expect
+  images normalised with :data:`IMAGENET_MEAN` and :data:`IMAGENET_STD`.
+* The course's weights are a state dict of :class:`~segedu.models.backbones.SmallBackbone`,
+  pretrained on synthetic classification by ``tools/pretrain_backbone.py`` and stored in
+  ``data/pretrained/small_backbone.pt`` with a little metadata (see :func:`save_course_backbone`).
+
+Every file is read with ``torch.load(..., weights_only=True)``: tensors and plain Python
+containers only, never arbitrary pickled code.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+PRETRAINED_CHOICES = (None, "imagenet", "course")
+FALLBACKS = ("course", "random", "error")
+COURSE_WEIGHTS_FORMAT = "segedu-backbone-v1"
+PRETRAIN_SCRIPT = "tools/pretrain_backbone.py"
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class PretrainedWeightsWarning(UserWarning):
+    """Pretrained weights could not be loaded and a fallback was used instead."""
+
+
+def course_weights_path() -> Path:
+    """Where the course's pretrained small backbone lives: ``data_dir() / "pretrained" / "small_backbone.pt"``."""
+    from segedu.config import data_dir
+
+    return data_dir() / "pretrained" / "small_backbone.pt"
+
+
+def _architecture(backbone: nn.Module) -> dict:
+    return {"architecture": type(backbone).__name__, "in_channels": int(backbone.in_channels),
+            "channels": [int(c) for c in backbone.channels]}
+
+
+def save_course_backbone(backbone: nn.Module, path: str | Path | None = None, **metadata) -> Path:
+    """Save ``backbone``'s weights and architecture (plus ``metadata``: str/int/float values) to ``path``.
+
+    ``path`` defaults to :func:`course_weights_path`. Returns the path written. The file holds
+    a plain dict, loadable with ``weights_only=True``: ``format``, ``architecture``,
+    ``in_channels``, ``channels``, ``metadata`` and ``state_dict``.
+    """
+    path = Path(path) if path is not None else course_weights_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"format": COURSE_WEIGHTS_FORMAT, **_architecture(backbone), "metadata": dict(metadata),
+              "state_dict": {key: value.detach().cpu() for key, value in backbone.state_dict().items()}}
+    torch.save(record, path)
+    return path
+
+
+def load_course_weights_(backbone: nn.Module, path: str | Path | None = None, missing: str = "error") -> bool:
+    """Load the course's pretrained weights into ``backbone`` (a SmallBackbone), in place.
+
+    Returns True when loaded. A missing file raises ``FileNotFoundError`` (``missing="error"``)
+    or warns and leaves the random weights (``missing="warn"``, returns False); either way the
+    message names the file and the script that makes it. A file made for another
+    architecture raises ``ValueError`` saying what differs.
+    """
+    path = Path(path) if path is not None else course_weights_path()
+    if not path.is_file():
+        message = (f"The course's pretrained small backbone {path} does not exist. It is made by "
+                   f"`python {PRETRAIN_SCRIPT}` (pretraining on synthetic classification); set SEGEDU_DATA "
+                   f"if your data folder is elsewhere, or use pretrained=None for random initialisation.")
+        if missing == "error":
+            raise FileNotFoundError(message)
+        warnings.warn(message + " Continuing with random initialisation.", PretrainedWeightsWarning, stacklevel=3)
+        return False
+    try:
+        record = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise ValueError(f"{path} is not a readable weights file ({type(error).__name__}: {error}); "
+                         f"re-create it with `python {PRETRAIN_SCRIPT}`.") from error
+    if not isinstance(record, dict) or record.get("format") != COURSE_WEIGHTS_FORMAT:
+        raise ValueError(f"{path} is not a course backbone file (expected a dict with "
+                         f"format={COURSE_WEIGHTS_FORMAT!r}); re-create it with `python {PRETRAIN_SCRIPT}`.")
+    expected = _architecture(backbone)
+    found = {key: record.get(key) for key in expected}
+    if found != expected:
+        raise ValueError(f"{path} holds weights for a different architecture: file {found}, model {expected}. "
+                         f"Build the model with the backbone the file was made for, or re-create the file "
+                         f"with `python {PRETRAIN_SCRIPT}`.")
+    try:
+        backbone.load_state_dict(record["state_dict"])
+    except RuntimeError as error:
+        raise ValueError(f"{path} does not fit {expected['architecture']}: {error}") from error
+    backbone.weights_source = "course"
+    return True
+
+
+def load_imagenet_weights_(backbone: nn.Module, fallback: str = "course") -> bool:
+    """Load torchvision's ImageNet ResNet-18 weights into ``backbone`` (a ResNet18Backbone), in place.
+
+    Returns True when loaded. When the download fails, raises a ``RuntimeError`` if
+    ``fallback == "error"``, else warns (:class:`PretrainedWeightsWarning`) and returns False;
+    the caller then applies ``fallback``.
+    """
+    from torchvision.models import ResNet18_Weights
+
+    if backbone.in_channels != 3:
+        raise ValueError(f"ImageNet weights need in_channels=3, got {backbone.in_channels}; use pretrained=None.")
+    weights = ResNet18_Weights.IMAGENET1K_V1
+    try:
+        state_dict = weights.get_state_dict(progress=False, check_hash=True, weights_only=True)
+    except Exception as error:  # offline, firewall, proxy, corrupt download: all end here
+        cache = Path(torch.hub.get_dir()) / "checkpoints"
+        reason = f"Could not get torchvision's ImageNet weights for ResNet-18 ({type(error).__name__}: {error})."
+        offline_hint = (f"To use them offline, download {weights.url} on a connected machine and copy it into "
+                        f"{cache}.")
+        if fallback == "error":
+            raise RuntimeError(f"{reason} {offline_hint}") from error
+        then = {"course": f"Falling back to the course's small backbone pretrained on synthetic classification "
+                          f"({course_weights_path()}): the model uses SmallBackbone, not ResNet-18.",
+                "random": "Falling back to a randomly initialised ResNet-18."}[fallback]
+        warnings.warn(f"{reason} {then} {offline_hint}", PretrainedWeightsWarning, stacklevel=3)
+        return False
+    state_dict = {key: value for key, value in state_dict.items() if not key.startswith("fc.")}
+    backbone.net.load_state_dict(state_dict)
+    backbone.weights_source = "imagenet"
+    return True

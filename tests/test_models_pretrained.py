@@ -1,0 +1,156 @@
+"""Pretrained backbones: ImageNet weights and their offline fallback, the course's own weights."""
+
+import pickle
+import urllib.error
+import warnings
+
+import pytest
+import torch
+import torchvision
+from torchvision.models import ResNet18_Weights
+
+from segedu.models import (
+    PretrainedWeightsWarning,
+    ResNet18Backbone,
+    SmallBackbone,
+    build,
+    build_backbone,
+    course_weights_path,
+    save_course_backbone,
+    small_backbone_for_classification,
+)
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Downloads fail as they do without a network."""
+    def refuse(self, *args, **kwargs):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(ResNet18_Weights, "get_state_dict", refuse)
+
+
+@pytest.fixture
+def course_file(tmp_path, monkeypatch):
+    """A course backbone file where the course looks for it (``$SEGEDU_DATA/pretrained``)."""
+    monkeypatch.setenv("SEGEDU_DATA", str(tmp_path))
+    torch.manual_seed(1)
+    classifier = small_backbone_for_classification(10)
+    path = save_course_backbone(classifier.backbone, task="test", epochs=0)
+    assert path == tmp_path / "pretrained" / "small_backbone.pt" == course_weights_path()
+    return path, classifier.backbone.state_dict()
+
+
+@pytest.fixture
+def no_course_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEGEDU_DATA", str(tmp_path))
+    return tmp_path / "pretrained" / "small_backbone.pt"
+
+
+class RunsCodeWhenUnpickled:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def same_weights(module, state_dict) -> bool:
+    return all(torch.equal(module.state_dict()[key], value) for key, value in state_dict.items())
+
+
+def test_classifier_for_pretraining():
+    classifier = small_backbone_for_classification(7)
+    assert classifier(torch.randn(2, 3, 40, 40)).shape == (2, 7)
+    assert isinstance(classifier.backbone, SmallBackbone)
+
+
+def test_course_weights_load_into_fcn_and_dilated_pspnet(course_file):
+    path, saved = course_file
+    record = torch.load(path, weights_only=True)
+    assert record["metadata"] == {"task": "test", "epochs": 0}
+    for model in (build("fcn8s", 3, pretrained="course"), build("pspnet", 3, pretrained=True)):
+        assert model.backbone.weights_source == "course"
+        assert same_weights(model.backbone, saved)
+    assert build("fcn8s", 3).backbone.weights_source == "random"
+
+
+def test_missing_course_weights_name_the_file_and_the_script(no_course_file):
+    with pytest.raises(FileNotFoundError) as error:
+        build("pspnet", 3, pretrained="course")
+    assert str(no_course_file) in str(error.value)
+    assert "python tools/pretrain_backbone.py" in str(error.value)
+
+
+def test_course_weights_of_another_architecture_are_refused(tmp_path):
+    path = save_course_backbone(SmallBackbone(channels=(8, 8, 8, 8, 8)), tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="different architecture.*channels"):
+        build_backbone("small", pretrained="course", course_weights=path)
+
+
+def test_files_that_are_not_course_weights_are_refused(tmp_path, capsys):
+    plain_state_dict = tmp_path / "state_dict.pt"
+    torch.save(SmallBackbone().state_dict(), plain_state_dict)
+    with pytest.raises(ValueError, match="not a course backbone file"):
+        build_backbone("small", pretrained="course", course_weights=plain_state_dict)
+    # weights_only=True: a pickle that would run code is never unpickled.
+    malicious = tmp_path / "malicious.pt"
+    malicious.write_bytes(pickle.dumps(RunsCodeWhenUnpickled(), protocol=2))
+    with pytest.raises(ValueError, match="not a readable weights file"):
+        build_backbone("small", pretrained="course", course_weights=malicious)
+    assert "must never run" not in capsys.readouterr().out
+
+
+def test_imagenet_weights_load_when_available(monkeypatch):
+    torch.manual_seed(2)
+    reference = torchvision.models.resnet18(weights=None).state_dict()
+    calls = []
+
+    def fake_download(self, *args, **kwargs):
+        calls.append(kwargs)
+        return reference
+
+    monkeypatch.setattr(ResNet18_Weights, "get_state_dict", fake_download)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        backbone = build_backbone("resnet18", pretrained=True, output_stride=8)
+    assert calls[0]["weights_only"] is True
+    assert backbone.weights_source == "imagenet"
+    assert same_weights(backbone.net, {k: v for k, v in reference.items() if not k.startswith("fc.")})
+
+
+def test_offline_imagenet_falls_back_to_the_course_backbone(offline, course_file):
+    _, saved = course_file
+    with pytest.warns(PretrainedWeightsWarning, match="Could not get torchvision's ImageNet weights.*URLError.*"
+                                                      "course's small backbone"):
+        model = build("fcn8s", 3, backbone="resnet18", pretrained="imagenet")
+    assert isinstance(model.backbone, SmallBackbone) and model.backbone.weights_source == "course"
+    assert same_weights(model.backbone, saved)
+    assert model(torch.randn(1, 3, 32, 32)).shape == (1, 3, 32, 32)
+
+
+def test_offline_without_course_weights_warns_twice_and_starts_from_scratch(offline, no_course_file):
+    with pytest.warns(PretrainedWeightsWarning) as record:
+        backbone = build_backbone("resnet18", pretrained="imagenet")
+    messages = [str(w.message) for w in record]
+    assert any("URLError" in m for m in messages)
+    assert any(str(no_course_file) in m and "tools/pretrain_backbone.py" in m for m in messages)
+    assert isinstance(backbone, SmallBackbone) and backbone.weights_source == "random"
+
+
+def test_offline_imagenet_with_random_or_error_fallback(offline):
+    with pytest.warns(PretrainedWeightsWarning, match="randomly initialised ResNet-18"):
+        backbone = build_backbone("resnet18", pretrained="imagenet", fallback="random")
+    assert isinstance(backbone, ResNet18Backbone) and backbone.weights_source == "random"
+    with pytest.raises(RuntimeError, match="Could not get torchvision's ImageNet weights.*copy it into"):
+        build_backbone("resnet18", pretrained="imagenet", fallback="error")
+
+
+def test_pretrained_option_errors():
+    with pytest.raises(ValueError, match="pretrained='imagenet' exists only for backbone='resnet18'"):
+        build_backbone("small", pretrained="imagenet")
+    with pytest.raises(ValueError, match="pretrained='course' exists only for backbone='small'"):
+        build_backbone("resnet18", pretrained="course")
+    with pytest.raises(ValueError, match="pretrained must be one of"):
+        build_backbone("small", pretrained="coco")
+    with pytest.raises(ValueError, match="unknown backbone 'vgg16'"):
+        build("fcn8s", 3, backbone="vgg16")
+    with pytest.raises(ValueError, match="ImageNet weights need in_channels=3"):
+        build_backbone("resnet18", in_channels=1, pretrained="imagenet")
