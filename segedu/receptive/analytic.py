@@ -193,12 +193,7 @@ class FieldProbe:
 
     @staticmethod
     def _chain_geometry(model: nn.Module, layer: str | None):
-        layers = chain_layers(model)
-        if layers is None:
-            return None
-        if layer is not None:
-            inside = [i for i, (name, _, _) in enumerate(layers) if name == layer or name.startswith(layer + ".")]
-            layers = layers[: inside[-1] + 1] if inside else None
+        layers = chain_layers(model, upto=layer)
         if not layers:
             return None
         return chain_steps([rows for _, rows, _ in layers])[-1], chain_steps([cols for _, _, cols in layers])[-1]

@@ -171,27 +171,44 @@ def _layer_geometry(module: nn.Module):
     return tuple(zip(kernel, stride, dilation, padding, strict=True))
 
 
-def chain_layers(model: nn.Module, prefix: str = ""):
+def _leaves(model: nn.Module, prefix: str = ""):
+    """``(dotted name, module)`` of the leaves of nested ``nn.Sequential`` containers, in order."""
+    if isinstance(model, nn.Sequential):
+        for child_name, child in model.named_children():
+            yield from _leaves(child, f"{prefix}{child_name}.")
+    else:
+        yield prefix[:-1], model
+
+
+def _inside(name: str, layer: str) -> bool:
+    return name == layer or name.startswith(layer + ".")
+
+
+def chain_layers(model: nn.Module, upto: str | None = None):
     """List the layers of a plain chain with their geometry, or return None if ``model`` is not one.
 
     A plain chain is a convolution, a pooling layer, a pointwise layer (activation,
     normalisation, dropout), a padding layer, or an ``nn.Sequential`` of plain chains
     (nested as deep as you like), e.g. ``torchvision.models.vgg16().features``.
 
+    Args:
+        model: the model.
+        upto: optional layer name: only the layers up to and including it must form a
+            chain (what comes after may be anything, e.g. an upsampling).
+
     Returns:
         A list of ``(name, rows, cols)`` in execution order, one per leaf module, where
         ``name`` is the dotted module name (as in ``model.named_modules()``) and ``rows``,
         ``cols`` are ``(kernel, stride, dilation, padding)`` tuples for :func:`chain_steps`.
     """
-    if isinstance(model, nn.Sequential):
-        layers = []
-        for child_name, child in model.named_children():
-            child_layers = chain_layers(child, f"{prefix}{child_name}.")
-            if child_layers is None:
-                return None
-            layers.extend(child_layers)
-        return layers
-    geometry = _layer_geometry(model)
-    if geometry is None:
+    layers = []
+    for name, module in _leaves(model):
+        if upto is not None and layers and _inside(layers[-1][0], upto) and not _inside(name, upto):
+            break
+        geometry = _layer_geometry(module)
+        if geometry is None:
+            return None
+        layers.append((name, *geometry))
+    if upto is not None and not any(_inside(name, upto) for name, _, _ in layers):
         return None
-    return [(prefix[:-1], geometry[0], geometry[1])]
+    return layers

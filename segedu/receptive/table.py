@@ -11,7 +11,7 @@ from .analytic import WindowPooling, positive_copy
 from .arithmetic import NORM_TYPES, POINTWISE_TYPES, chain_layers, chain_steps
 from .capture import as_feature_map, centre_of, check_input_size, trace
 
-__all__ = ["LayerTable", "layer_table", "INTERESTING_TYPES"]
+__all__ = ["LayerTable", "layer_table", "listed_layers", "INTERESTING_TYPES"]
 
 # Layers that change what one position sees or where it is: they get a row of their own.
 INTERESTING_TYPES = (
@@ -136,6 +136,21 @@ def _geometry(module: nn.Module):
     return kernel, stride
 
 
+def _trace_probe(model: nn.Module, x: torch.Tensor):
+    """Trace the positive copy of ``model`` on ``x``, naming the original modules (not the copy's identities)."""
+    with WindowPooling():
+        traced, output = trace(positive_copy(model), x)
+    originals = dict(model.named_modules())
+    return [(name, originals[name], tensor) for name, _, tensor in traced], output
+
+
+def listed_layers(model: nn.Module, input_size=(3, 64, 64)) -> list[str]:
+    """Names of the layers :func:`layer_table` lists, in execution order, without computing fields."""
+    with torch.no_grad():
+        traced, _ = _trace_probe(model, torch.ones((1, *check_input_size(input_size)), dtype=torch.float64))
+    return [name for name, module, _ in traced if _is_listed(name, module)]
+
+
 def layer_table(model: nn.Module, input_size=(3, 64, 64), layers=None) -> LayerTable:
     """Output size, cumulative stride and receptive field of every interesting layer of ``model``.
 
@@ -155,11 +170,7 @@ def layer_table(model: nn.Module, input_size=(3, 64, 64), layers=None) -> LayerT
     """
     input_size = check_input_size(input_size)
     x = torch.ones((1, *input_size), dtype=torch.float64, requires_grad=True)
-    with WindowPooling():
-        traced, output = trace(positive_copy(model), x)
-    # The probe copy has identities in place of activations and norms: describe the original modules.
-    originals = dict(model.named_modules())
-    traced = [(name, originals[name], tensor) for name, _, tensor in traced]
+    traced, output = _trace_probe(model, x)
     if layers is not None:
         unknown = set(layers) - {name for name, _, _ in traced}
         if unknown:
@@ -169,8 +180,6 @@ def layer_table(model: nn.Module, input_size=(3, 64, 64), layers=None) -> LayerT
         traced = [entry for entry in traced if _is_listed(entry[0], entry[1])]
         if not traced or not torch.equal(as_feature_map(traced[-1][2]), output):
             traced.append(("(output)", None, output))
-    chain = {name: (rows, cols) for name, rows, cols in chain_layers(model) or []}
-    chain_names = list(chain)
     rows = []
     for index, (name, module, tensor) in enumerate(traced):
         feature_map = as_feature_map(tensor, where=f"the output of layer {name!r}")
@@ -183,9 +192,9 @@ def layer_table(model: nn.Module, input_size=(3, 64, 64), layers=None) -> LayerT
         kernel, layer_stride = _geometry(module) if module is not None else (None, None)
         stride = (_number(input_size[1] / out_h), _number(input_size[2] / out_w))
         theoretical = None
-        if name in chain:
-            prefix = chain_names[: chain_names.index(name) + 1]
-            steps = [chain_steps([chain[n][axis] for n in prefix])[-1] for axis in (0, 1)]
+        chain = chain_layers(model, upto=name) if module is not None else chain_layers(model)
+        if chain:
+            steps = [chain_steps([layer[1 + axis] for layer in chain])[-1] for axis in (0, 1)]
             theoretical = (steps[0].size, steps[1].size)
             stride = (steps[0].jump, steps[1].jump)
         rows.append(
