@@ -148,13 +148,12 @@ def _make_schedule(schedule, optimizer: torch.optim.Optimizer, lr: float, total_
 
 
 def _safe_num_workers(requested: int) -> int:
-    """Worker processes re-import ``__main__`` under the 'spawn' start method (Windows, macOS), which
-    fails for code typed in a notebook; there, fall back to loading in the main process."""
+    """Worker processes started by 'spawn' or 'forkserver' (Windows, macOS, Python 3.14+ on Linux)
+    re-import ``__main__``, which fails for a dataset defined in a notebook; there, load in this process."""
     if requested <= 0:
         return 0
     interactive = not hasattr(sys.modules.get("__main__"), "__file__")
-    if interactive and multiprocessing.get_start_method(allow_none=True) not in (None, "fork") \
-            or interactive and sys.platform in ("win32", "darwin"):
+    if interactive and multiprocessing.get_context().get_start_method() != "fork":
         warnings.warn(f"num_workers={requested} does not work in a notebook on this platform; using 0.",
                       stacklevel=3)
         return 0

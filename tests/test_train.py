@@ -3,6 +3,7 @@
 import copy
 import json
 import math
+import sys
 
 import pytest
 import torch
@@ -152,6 +153,14 @@ def test_keyboard_interrupt_stops_cleanly_and_keeps_the_best_weights():
     assert "interrupted" in repr(history)
 
 
+def test_progress_bars_are_shown_only_when_asked(capsys):
+    fit(tiny_net(), ColourScenes(16), **{**FIT, "progress": True})
+    shown = capsys.readouterr().err
+    assert "epochs: 100%" in shown and "val_miou" not in shown and "loss=" in shown
+    fit(tiny_net(), ColourScenes(16), **FIT)
+    assert capsys.readouterr().err == ""
+
+
 def test_max_seconds_and_a_callback_can_end_training_early():
     history = fit(tiny_net(), ColourScenes(32), **FIT, max_seconds=1e-9)
     assert history.out_of_time and history.epoch_steps == [1]
@@ -246,6 +255,27 @@ def test_bad_training_input_gives_clear_errors():
         fit(tiny_net(), ColourScenes(0), **FIT)
     with pytest.raises(ValueError, match="epochs must be a positive int"):
         fit(tiny_net(), ColourScenes(8), **{**FIT, "epochs": 0})
+
+
+def test_worker_processes_fall_back_to_zero_in_a_notebook_without_fork(monkeypatch):
+    import types
+
+    from segedu import train
+
+    class Context:
+        def __init__(self, method):
+            self.method = method
+
+        def get_start_method(self):
+            return self.method
+
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))  # like a notebook: no __file__
+    monkeypatch.setattr(train.multiprocessing, "get_context", lambda: Context("spawn"))
+    with pytest.warns(UserWarning, match="num_workers=2 does not work in a notebook"):
+        assert train._safe_num_workers(2) == 0
+    monkeypatch.setattr(train.multiprocessing, "get_context", lambda: Context("fork"))
+    assert train._safe_num_workers(2) == 2
+    assert train._safe_num_workers(0) == 0
 
 
 # --------------------------------------------------------------------------- evaluate, predict
