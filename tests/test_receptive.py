@@ -14,6 +14,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
+from segedu.models import build
 from segedu.receptive import (
     FieldProbe,
     chain_layers,
@@ -207,6 +208,24 @@ def test_pyramid_pooling_field_covers_the_whole_input_but_the_local_branch_does_
     assert receptive_field(model, (3, 32, 48), layer="local").size == (3, 3)
     half = receptive_field(TinyPSP(bins=(2,)), (3, 32, 48), position=(0, 0))
     assert half.box == (0, 0, 16, 24)  # bin 2 alone: the top-left quarter of the features, + the 3 x 3 conv
+
+
+def test_course_unet_output_field_contains_its_bottleneck_field():
+    model = build("unet", 3, base_width=4)  # depth 3: the bottleneck is the last "down" block, stride 8
+    bottleneck = receptive_field(model, (3, 128, 128), layer=f"downs.{model.depth - 1}")
+    assert bottleneck.output_size == (16, 16) and bottleneck.size == (68, 68)  # 5, 6, 14, 16, 32, 36, 68
+    row, col = bottleneck.position
+    output = receptive_field(model, (3, 128, 128), position=(8 * row + 3, 8 * col + 3))
+    top, left, bottom, right = bottleneck.box
+    assert output.box[0] < top and output.box[1] < left and output.box[2] > bottom and output.box[3] > right
+
+
+def test_course_pspnet_sees_the_whole_image_only_with_its_pyramid():
+    with_ppm = build("pspnet", 3, head_width=8)
+    without = build("pspnet", 3, head_width=8, ppm=False)
+    assert receptive_field(with_ppm, (3, 128, 128), position=(0, 0)).covers_input
+    assert receptive_field(with_ppm, (3, 128, 128), position=(127, 64)).covers_input
+    assert not receptive_field(without, (3, 128, 128), position=(0, 0)).covers_input
 
 
 def test_field_of_residual_block_is_its_longest_path():

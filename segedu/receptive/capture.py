@@ -93,12 +93,6 @@ def _module(model: nn.Module, name: str) -> nn.Module:
     return modules[name]
 
 
-def _first_tensor(output):
-    if isinstance(output, (tuple, list)) and output:
-        output = output[0]
-    return output if isinstance(output, torch.Tensor) else None
-
-
 def _run(model: nn.Module, x: torch.Tensor):
     """``model(x)``, with a clear error when it fails because of the input's size or channels."""
     try:
@@ -200,7 +194,7 @@ def trace(model: nn.Module, x: torch.Tensor):
 
     Returns:
         ``(layers, output)``: ``layers`` is a list of ``(name, module, tensor)`` for the
-        sub-modules whose output is a tensor (the first element of a tuple output counts),
+        sub-modules whose output is one tensor (not a list of feature maps, say),
         ``output`` the model's final output as ``N x C x H x W``. The kept tensors are
         clones, so that a later in-place operation (``out += identity`` in a residual
         block) cannot change what they hold or how they were computed.
@@ -212,9 +206,8 @@ def trace(model: nn.Module, x: torch.Tensor):
             continue
 
         def keep(module, inputs, output, name=name):
-            tensor = _first_tensor(output)
-            if name not in seen and tensor is not None:
-                seen[name] = (name, module, tensor.clone())
+            if name not in seen and isinstance(output, torch.Tensor):
+                seen[name] = (name, module, output.clone())
 
         handles.append(module.register_forward_hook(keep))
     try:
