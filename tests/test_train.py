@@ -352,3 +352,59 @@ def test_predict_accepts_one_image_or_a_batch_and_restores_the_mode():
         assert torch.equal(batch, model(images).argmax(1))
     with pytest.raises(ValueError, match="3 x H x W or N x 3 x H x W"):
         predict(model, images[0, 0])
+
+
+# --------------------------------------------------------------------------- with the course's models and data
+
+
+def test_every_registered_model_trains_and_evaluates_through_fit():
+    from segedu import models
+
+    data = ColourScenes(8, size=32)
+    for name in models.MODEL_NAMES:
+        torch.manual_seed(0)
+        model = models.build(name, data.num_classes)
+        history = fit(model, data, **{**FIT, "epochs": 1})
+        assert history.epoch_steps == [1] and math.isfinite(history.train_loss[0]), name
+        scores = evaluate(model, data)
+        assert 0 <= scores.miou <= 1 and scores.confusion.total == 8 * 32 * 32, name
+
+
+def test_pspnet_aux_head_is_trained_by_the_aux_loss():
+    from segedu import models
+
+    torch.manual_seed(0)
+    model = models.build("pspnet", 3, aux_head=True)
+    before = copy.deepcopy(model.aux_head.state_dict())
+    fit(model, ColourScenes(8, size=32), **{**FIT, "epochs": 1})
+    changed = [not torch.equal(before[k], v) for k, v in model.aux_head.state_dict().items()]
+    assert any(changed)
+    torch.manual_seed(0)
+    model = models.build("pspnet", 3, aux_head=True)
+    fit(model, ColourScenes(8, size=32), **{**FIT, "epochs": 1}, aux_weight=0.0)
+    weights = [k for k in before if k.endswith("weight")]
+    assert all(torch.equal(before[k], model.aux_head.state_dict()[k]) for k in weights)
+
+
+def test_synthetic_scenes_give_size_bucket_scores_and_checkpoints_round_trip(tmp_path):
+    data_module = pytest.importorskip("segedu.data")
+    from segedu import models
+    from segedu.metrics import BucketedConfusion
+    from segedu.train import load, save
+
+    train = data_module.SyntheticScenes("train", "mixed", size=32, length=16)
+    test = data_module.SyntheticScenes("test", "mixed", size=32, length=8)
+    torch.manual_seed(0)
+    model = models.build("unet", train.num_classes)
+    history = fit(model, train, test, **{**FIT, "epochs": 1, "lr": 3e-3})
+    scores = evaluate(model, test)
+    assert scores.class_names == tuple(train.classes) and scores.miou == pytest.approx(history.val_miou[0])
+    batch = test.batch(range(8))
+    expected = BucketedConfusion(train.num_classes)
+    expected.update(predict(model, batch["image"]), batch["mask"], batch["size_bucket"])
+    assert scores.size_iou == expected.miou() and set(scores.size_iou) == set(data_module.SIZE_BUCKETS)
+    path = save(model, tmp_path / "unet.pt", meta={"track": "mixed", "miou": scores.miou})
+    torch.manual_seed(1)
+    restored, meta = load(path, models.build("unet", train.num_classes))
+    assert meta["track"] == "mixed" and meta["model_class"] == type(model).__name__
+    assert torch.equal(predict(restored, batch["image"]), predict(model, batch["image"]))
