@@ -33,6 +33,7 @@ from torch import nn
 from .receptive import EffectiveProbe, FieldProbe, chain_steps
 from .receptive.capture import as_feature_map
 from .receptive.table import listed_layers
+from .viz import default_palette, overlay, to_uint8_image
 
 __all__ = ["ReceptiveFieldExplorer", "ArithmeticExplorer", "receptive_field_explorer", "rf_arithmetic_explorer"]
 
@@ -56,23 +57,16 @@ def _show(output: widgets.Output, figure: Figure) -> bytes:
     return png
 
 
-def _display_image(image: torch.Tensor) -> np.ndarray:
-    """``C x H x W`` tensor -> ``H x W x 3`` floats in [0, 1] for imshow (min-max scaled)."""
-    array = image.detach().float().cpu()
-    array = array[:3] if array.shape[0] >= 3 else array[:1].expand(3, -1, -1)
-    low, high = array.min(), array.max()
-    return ((array - low) / (high - low + 1e-12)).permute(1, 2, 0).numpy()
+def _picture(image: torch.Tensor) -> np.ndarray:
+    """``C x H x W`` tensor -> ``H x W x 3`` uint8 for imshow (first three channels, or the first one)."""
+    return to_uint8_image(image[:3] if image.shape[0] >= 3 else image[:1]).permute(1, 2, 0).numpy()
 
 
-def _colour(labels: torch.Tensor, palette) -> np.ndarray:
-    """``H x W`` class indices -> ``H x W x 3`` colours; labels outside the palette (e.g. 255) are grey."""
-    colours = torch.as_tensor(np.asarray(palette, dtype=np.float32))
-    colours = colours / 255.0 if colours.max() > 1 else colours
-    labels = labels.long().cpu()
-    known = (labels >= 0) & (labels < len(colours))
-    out = torch.full((*labels.shape, 3), 0.5)
-    out[known] = colours[labels[known]]
-    return out.numpy()
+def _painted(labels: torch.Tensor, palette) -> np.ndarray:
+    """``H x W`` class indices -> ``H x W x 3`` uint8 colours (255 = ignored, grey), as :mod:`segedu.viz` does."""
+    labels = torch.as_tensor(labels).long().cpu()
+    blank = torch.zeros(3, *labels.shape, dtype=torch.uint8)
+    return overlay(blank, labels, [tuple(int(v) for v in c) for c in palette], alpha=1.0).permute(1, 2, 0).numpy()
 
 
 def _heat_overlay(heatmap: torch.Tensor) -> np.ndarray:
@@ -85,7 +79,15 @@ def _heat_overlay(heatmap: torch.Tensor) -> np.ndarray:
 
 
 class ReceptiveFieldExplorer:
-    """See :func:`receptive_field_explorer`."""
+    """See :func:`receptive_field_explorer`.
+
+    ``state`` holds what is shown: ``layer`` (the dropdown's value), ``position``,
+    ``output_size``, analytic ``box``, ``size``, ``theoretical_size`` (chains), ``pixels``,
+    effective ``centre``, ``radius50``, ``radius90``, ``mass_in_box``, ``predicted`` (class
+    index at the pixel, when class names are given and the output is chosen) and ``text``.
+    """
+
+    CACHE_SIZE = 1024  # positions whose fields are kept; the probes (one per layer) are always kept
 
     def __init__(self, model, image, mask=None, layers=None, class_names=None, palette=None, target="logits"):
         if not isinstance(image, torch.Tensor) or image.dim() not in (3, 4) or (image.dim() == 4 and len(image) != 1):
@@ -101,6 +103,9 @@ class ReceptiveFieldExplorer:
             self._choices = {name: (m, None) for name, m in models.items()}
         else:
             names = listed_layers(model, tuple(self.image.shape)) if layers is None else list(layers)
+            unknown = [name for name in names if name not in dict(model.named_modules()) or name == ""]
+            if unknown:
+                raise ValueError(f"the model has no layer(s) {unknown}; see model.named_modules() for names")
             self._choices = {OUTPUT: (model, None), **{name: (model, name) for name in names}}
         self._analytic: dict[str, FieldProbe] = {}
         self._effective: dict[str, EffectiveProbe] = {}
@@ -150,6 +155,13 @@ class ReceptiveFieldExplorer:
             self._predictions[id(model)] = logits[0].argmax(dim=0).cpu()
         return self._predictions[id(model)]
 
+    def _mask_palette(self):
+        if self.palette is not None:
+            return self.palette
+        labels = torch.as_tensor(self.mask)[torch.as_tensor(self.mask) != 255]
+        count = max(len(self.class_names or ()), int(labels.max()) + 1 if labels.numel() else 1)
+        return default_palette(count)
+
     # -- callbacks ----------------------------------------------------------------------
     def _configure_sliders(self, keep_location: bool) -> None:
         """Set the slider ranges to the chosen output's size (keeping the image location if asked)."""
@@ -183,6 +195,8 @@ class ReceptiveFieldExplorer:
             with warnings.catch_warnings():  # a vanishing gradient is reported in the text instead
                 warnings.simplefilter("ignore")
                 erf = effective.field(position, self.target)
+            if len(self._results) >= self.CACHE_SIZE:  # forget the oldest position
+                self._results.pop(next(iter(self._results)))
             self._results[(key, position)] = (erf.field, erf)
         rf, erf = self._results[(key, position)]
         model, layer = self._choices[key]
@@ -212,8 +226,10 @@ class ReceptiveFieldExplorer:
         s = self.state
         where = "pixel" if s["output_size"] == tuple(self.image.shape[-2:]) else "position"
         text = f"{where} {s['position']}"
-        if s["layer"] != OUTPUT:
-            text += f" of {s['layer']}"
+        if self._choices[s["layer"]][1] is not None:
+            text += f" of layer {s['layer']}"
+        elif s["layer"] != OUTPUT:  # one of several models
+            text = f"{s['layer']}, {text}"
         if s["box"] is None:
             return text + ": no input pixel can change it"
         top, left, bottom, right = s["box"]
@@ -242,18 +258,18 @@ class ReceptiveFieldExplorer:
             axes = figure.add_subplot(1, len(panels), index + 1)
             axes.set_axis_off()
             if panel == "image":
-                axes.imshow(_display_image(self.image), extent=extent)
+                axes.imshow(_picture(self.image), extent=extent)
                 axes.set_title("analytic receptive field", fontsize=9)
             elif panel == "effective":
-                axes.imshow(_display_image(self.image).mean(axis=2), cmap="gray", extent=extent, vmin=0, vmax=1)
+                axes.imshow(_picture(self.image).mean(axis=2), cmap="gray", extent=extent, vmin=0, vmax=255)
                 axes.imshow(_heat_overlay(erf.heatmap), extent=extent)
                 axes.set_title(f"effective field (90% within {erf.radius90:.1f} px)", fontsize=9)
             elif panel == "truth":
-                axes.imshow(_colour(torch.as_tensor(self.mask), _DEFAULT_PALETTE if self.palette is None else self.palette), extent=extent)
+                axes.imshow(_painted(self.mask, self._mask_palette()), extent=extent, interpolation="nearest")
                 axes.set_title("ground truth", fontsize=9)
             else:
                 prediction = self._prediction(model)
-                axes.imshow(_colour(prediction, self.palette), extent=extent, interpolation="nearest")
+                axes.imshow(_painted(prediction, self.palette), extent=extent, interpolation="nearest")
                 axes.set_title("prediction", fontsize=9)
             if rf.box is not None:  # a white line under a black dashed one shows on any background
                 top, left, bottom, right = rf.box
@@ -265,10 +281,6 @@ class ReceptiveFieldExplorer:
             axes.set_ylim(extent[2], extent[3])
         figure.tight_layout()
         return figure
-
-
-_DEFAULT_PALETTE = [(0, 0, 0), (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
-                    (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60)]
 
 
 def receptive_field_explorer(model, image, mask=None, layers=None, class_names=None, palette=None,

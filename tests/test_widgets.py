@@ -81,7 +81,7 @@ def test_layer_dropdown_switches_output_and_keeps_the_image_location(image):
     expected = receptive_field(model, (3, 24, 24), (8, 2), layer="3")
     assert explorer.state["box"] == expected.box and explorer.state["size"] == (8, 8)
     assert explorer.state["theoretical_size"] == (8, 8)  # a chain up to that layer
-    assert explorer.text.value.startswith("position (8, 2) of 3:")
+    assert explorer.text.value.startswith("position (8, 2) of layer 3:")
     explorer.layer.value = "(output)"
     assert explorer.row.max == 23 and explorer.state["position"] == (16, 4)
 
@@ -113,6 +113,7 @@ def test_compare_models_prediction_and_state_restored(image):
     assert list(explorer.layer.options) == ["plain", "down-up"] and explorer.layer.description == "model"
     assert explorer.state["size"] == (7, 7)
     explorer.layer.value = "down-up"
+    assert explorer.text.value.startswith("down-up, pixel (12, 12): receptive field")
     assert explorer.state["size"] == receptive_field(unet_like, (3, 24, 24)).size
     predicted = int(unet_like(image[None])[0, :, 12, 12].argmax())
     assert explorer.state["predicted"] == predicted and f"predicted: {'abc'[predicted]}" in explorer.text.value
@@ -125,6 +126,8 @@ def test_explorer_rejects_bad_input(image):
         receptive_field_explorer(three_convs(), image[0])
     with pytest.raises(ValueError, match="dict of models"):
         receptive_field_explorer({"a": three_convs()}, image, layers=["0"])
+    with pytest.raises(ValueError, match="no layer"):
+        receptive_field_explorer(three_convs(), image, layers=["7"])
     with pytest.raises(TypeError, match="nn.Module"):
         receptive_field_explorer({"a": "not a model"}, image)
     with pytest.raises(ValueError, match="expects 3 input channels"):
