@@ -1,9 +1,10 @@
 """Pictures: masks over images, predictions and their errors, training curves, confusion, IoU bars.
 
-Every function returns a ``matplotlib.figure.Figure`` that is *not* registered with pyplot:
-a notebook shows it once when it is the cell's last value (pyplot figures returned from
-a function are shown twice), ``display(fig)`` shows it from inside a loop or an
-``interact`` callback (or return it from the callback), and ``fig.savefig(path)`` writes
+Every function returns a ``matplotlib.figure.Figure`` that pyplot no longer tracks (made by
+pyplot, which sets up the notebook's inline display, then closed at once): a notebook shows
+it exactly once when it is the cell's last value (an open pyplot figure returned from a
+function is shown twice), ``display(fig)`` shows it from inside a loop, an ``interact``
+callback can return it, and ``fig.savefig(path)`` writes it. ``plt.show()`` does *not* show
 it. Nothing here calls ``plt.show()``, so it also works headless (Agg backend).
 
 Overlays use ``torchvision.utils.draw_segmentation_masks`` with the dataset's palette at
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import math
 
+import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
@@ -122,8 +124,16 @@ def _predictions(model_or_predictions, images: torch.Tensor) -> torch.Tensor:
     return predictions if predictions.dim() == 3 else predictions[None]
 
 
+def new_figure(**options) -> Figure:
+    """``plt.figure(**options)``, closed: shown once as a cell's value, never by the inline backend's
+    end-of-cell flush (which would show it a second time)."""
+    figure = plt.figure(**options)
+    plt.close(figure)
+    return figure
+
+
 def _grid(rows: int, cols: int, cell: float = 1.7):
-    figure = Figure(figsize=(cell * cols + 0.6, cell * rows + 0.7), layout="constrained")
+    figure = new_figure(figsize=(cell * cols + 0.6, cell * rows + 0.7), layout="constrained")
     axes = figure.subplots(rows, cols, squeeze=False)
     for ax in axes.flat:
         ax.set_xticks([])
@@ -244,7 +254,7 @@ def plot_history(history, ax=None) -> Figure:
     """
     runs = history if isinstance(history, dict) else {"": history}
     if ax is None:
-        figure = Figure(figsize=(9, 3.2), layout="constrained")
+        figure = new_figure(figsize=(9, 3.2), layout="constrained")
         loss_ax, miou_ax = figure.subplots(1, 2)
     else:
         figure, loss_ax = ax.figure, ax
@@ -288,7 +298,7 @@ def plot_confusion(confusion, class_names=None, normalize: bool = True) -> Figur
     names = list(class_names) if class_names is not None else [f"class {c}" for c in range(size)]
     if normalize:
         matrix = matrix / matrix.sum(1, keepdim=True).clamp_min(1)
-    figure = Figure(figsize=(1.0 + 0.55 * size + 1.5, 0.8 + 0.55 * size + 1.0), layout="constrained")
+    figure = new_figure(figsize=(1.0 + 0.55 * size + 1.5, 0.8 + 0.55 * size + 1.0), layout="constrained")
     ax = figure.subplots()
     image = ax.imshow(matrix.numpy(), cmap="Blues", vmin=0, vmax=1 if normalize else None)
     figure.colorbar(image, ax=ax, shrink=0.8)
@@ -312,7 +322,7 @@ def plot_class_iou(scores) -> Figure:
     runs = scores if isinstance(scores, dict) else {"": scores}
     names = list(next(iter(runs.values())).class_iou)
     height = 0.8 / len(runs)
-    figure = Figure(figsize=(6, 0.9 + 0.35 * len(names) * max(1, len(runs) * 0.6)), layout="constrained")
+    figure = new_figure(figsize=(6, 0.9 + 0.35 * len(names) * max(1, len(runs) * 0.6)), layout="constrained")
     ax = figure.subplots()
     for k, (run_name, run) in enumerate(runs.items()):
         offsets = [c - 0.4 + height * (k + 0.5) for c in range(len(names))]
