@@ -197,6 +197,24 @@ def test_boundary_iou_sums_over_images_and_skips_ignored_pixels():
     assert (score.intersection[1], score.union[1]) == (6, 12 + 8 - 6)
 
 
+@pytest.mark.parametrize("width", [1, 2, 3])
+def test_boundary_iou_equals_the_per_class_definition_on_random_label_maps(width):
+    """The accumulator finds every class's band at once from a label map; check it against the
+    definition written class by class: |G_d & P_d| / |G_d | P_d| with G_d = inner_boundary(G)."""
+    generator = torch.Generator().manual_seed(width)
+    coarse = torch.randint(0, 4, (3, 5, 4), generator=generator)  # blobs, not salt-and-pepper
+    target = coarse.repeat_interleave(4, 1).repeat_interleave(5, 2)
+    pred = torch.roll(target, shifts=(1, -2), dims=(1, 2))
+    target[torch.rand(target.shape, generator=generator) < 0.05] = 255
+    score = BoundaryIoU(4, width=width).update(pred, target)
+    valid = target != 255
+    for c in range(4):
+        true_band = inner_boundary((target == c)[:, None], width)[:, 0] & valid
+        pred_band = inner_boundary((pred == c)[:, None], width)[:, 0] & valid
+        assert score.intersection[c] == int((true_band & pred_band).sum())
+        assert score.union[c] == int((true_band | pred_band).sum())
+
+
 def test_default_boundary_width_follows_the_paper_two_percent_of_the_diagonal():
     assert [default_boundary_width(s, s) for s in (16, 32, 64, 128)] == [1, 1, 2, 4]
     _, truth = shifted_squares(size=64)
