@@ -42,11 +42,15 @@ TEXT_CLASS = "segedu-rf-text"
 ARITHMETIC_TEXT_CLASS = "segedu-rf-arithmetic-text"
 
 
-def _show(output: widgets.Output, figure: Figure) -> bytes:
-    """Render ``figure`` to PNG and make it the only thing ``output`` shows; return the PNG bytes."""
+def _png(figure: Figure) -> bytes:
+    """``figure`` rendered to PNG bytes (Agg canvas: no pyplot, nothing left open)."""
     buffer = io.BytesIO()
     FigureCanvasAgg(figure).print_png(buffer)
-    png = buffer.getvalue()
+    return buffer.getvalue()
+
+
+def _show(output: widgets.Output, png: bytes) -> bytes:
+    """Make the PNG the only thing ``output`` shows; return it."""
     output.outputs = (
         {
             "output_type": "display_data",
@@ -88,6 +92,7 @@ class ReceptiveFieldExplorer:
     """
 
     CACHE_SIZE = 1024  # positions whose fields are kept; the probes (one per layer) are always kept
+    PNG_CACHE_SIZE = 64  # positions whose pictures are kept (about 60 kB each)
 
     def __init__(self, model, image, mask=None, layers=None, class_names=None, palette=None, target="logits"):
         if not isinstance(image, torch.Tensor) or image.dim() not in (3, 4) or (image.dim() == 4 and len(image) != 1):
@@ -110,6 +115,7 @@ class ReceptiveFieldExplorer:
         self._analytic: dict[str, FieldProbe] = {}
         self._effective: dict[str, EffectiveProbe] = {}
         self._results: dict[tuple, tuple] = {}
+        self._pngs: dict[tuple, bytes] = {}
         self._predictions: dict[int, torch.Tensor] = {}
         self._busy = False
         self.state: dict = {}
@@ -219,7 +225,11 @@ class ReceptiveFieldExplorer:
         }
         self.text.value = html.escape(self.describe())
         self.state["text"] = self.describe()
-        self.last_png = _show(self.view, self._draw(rf, erf, model if layer is None else None))
+        if (key, position) not in self._pngs:
+            if len(self._pngs) >= self.PNG_CACHE_SIZE:
+                self._pngs.pop(next(iter(self._pngs)))
+            self._pngs[(key, position)] = _png(self._draw(rf, erf, model if layer is None else None))
+        self.last_png = _show(self.view, self._pngs[(key, position)])
 
     def describe(self) -> str:
         """The line of numbers shown under the sliders."""
@@ -346,7 +356,7 @@ class ArithmeticExplorer:
             f"j<sub>l</sub> = j<sub>l-1</sub> &middot; s: sizes {sizes}; after {depth} layer(s) one unit "
             f"sees <b>{self.state['size']}</b> input pixels, neighbours are {self.state['jump']} px apart"
         )
-        self.last_png = _show(self.view, self._draw(steps))
+        self.last_png = _show(self.view, _png(self._draw(steps)))
 
     @staticmethod
     def _supports(k, s, d, depth) -> list[list[int]]:

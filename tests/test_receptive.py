@@ -98,6 +98,11 @@ def test_max_pooling_counts_its_whole_window_module_or_functional():
     assert receptive_field(nn.AdaptiveMaxPool2d(1), (2, 9, 7)).covers_input
 
 
+def test_softmax_over_channels_does_not_hide_the_field():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Softmax(dim=1))
+    assert receptive_field(model, (3, 8, 8)).size == (3, 3)
+
+
 def test_bilinear_upsampling_field_by_hand():
     class Up(nn.Module):
         def forward(self, x):

@@ -23,7 +23,9 @@ always inside the image (clipped). For plain chains the closed-form arithmetic o
 
 Assumptions: the layers that mix positions are modules or functions that autograd sees
 (convolutions, pooling, interpolation, concatenation, addition, ...); a hand-written
-saturating activation (a ``torch.clamp`` in ``forward``) could hide a path.
+saturating activation (a ``torch.clamp`` in ``forward``) or a softmax over channels
+called as a function in ``forward`` (its outputs sum to 1, so the summed gradient is 0)
+could hide a path; ``nn.Softmax(dim=1)`` modules are made the identity like activations.
 """
 
 from __future__ import annotations
@@ -97,11 +99,18 @@ _WEIGHTED_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvT
                    nn.Linear)
 
 
+def _is_channel_softmax(module: nn.Module) -> bool:
+    """A softmax over channels: pointwise in space, but its outputs sum to 1, so their summed gradient is 0."""
+    return isinstance(module, nn.Softmax2d) or (
+        isinstance(module, (nn.Softmax, nn.LogSoftmax)) and module.dim in (1, -3)
+    )
+
+
 def positive_copy(model: nn.Module) -> nn.Module:
     """A float64, eval-mode, CPU copy of ``model`` whose paths all carry positive weight (see module doc)."""
     probe = copy.deepcopy(model).cpu().double().eval()
     for name, module in list(probe.named_modules()):
-        if name and isinstance(module, POINTWISE_TYPES + NORM_TYPES):
+        if name and (isinstance(module, POINTWISE_TYPES + NORM_TYPES) or _is_channel_softmax(module)):
             _replace(probe, name, nn.Identity())
         elif isinstance(module, _WEIGHTED_TYPES):
             with torch.no_grad():
