@@ -172,6 +172,31 @@ def _check_args(epochs, batch_size, lr, aux_weight, max_seconds, val_every) -> N
         raise ValueError(f"max_seconds must be positive or None, got {max_seconds!r}")
 
 
+def _batch_loss(output, masks: torch.Tensor, criterion: Callable, num_classes: int | None,
+                aux_weight: float) -> torch.Tensor:
+    """The loss of one batch, after checking that the model's output fits the masks.
+
+    ``output``: logits ``N x C x H x W`` or ``{"out": ..., "aux": ...}``; ``masks``: int ``N x H x W``.
+    With an auxiliary output: ``criterion(out) + aux_weight * criterion(aux)`` (aux upsampled if smaller).
+    """
+    logits = main_logits(output)
+    classes = num_classes if num_classes is not None else logits.shape[1]
+    check_target(masks, classes)
+    if logits.shape[1] != classes:
+        raise ValueError(f"The model outputs {logits.shape[1]} channels but the dataset has {classes} "
+                         f"classes: build the model with num_classes={classes}.")
+    if logits.shape[-2:] != masks.shape[-2:]:
+        raise ValueError(f"The logits size {tuple(logits.shape[-2:])} differs from the mask size "
+                         f"{tuple(masks.shape[-2:])}: upsample the logits to the input size in the model.")
+    value = criterion(logits, masks)
+    if isinstance(output, dict) and output.get("aux") is not None and aux_weight > 0:
+        aux = output["aux"]
+        if aux.shape[-2:] != masks.shape[-2:]:
+            aux = F.interpolate(aux, size=masks.shape[-2:], mode="bilinear", align_corners=False)
+        value = value + aux_weight * criterion(aux, masks)
+    return value
+
+
 def fit(model: nn.Module, train_data, val_data=None, *, epochs: int, batch_size: int, lr: float,
         optimizer="adamw", schedule: str | None = "poly", loss: Callable | None = None, aux_weight: float = 0.4,
         device=None, seed: int = 0, progress: bool = True, weight_decay: float = 1e-4,
@@ -226,24 +251,6 @@ def fit(model: nn.Module, train_data, val_data=None, *, epochs: int, batch_size:
     use_amp = amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
 
-    def batch_loss(output, masks: torch.Tensor) -> torch.Tensor:
-        logits = main_logits(output)
-        classes = num_classes if num_classes is not None else logits.shape[1]
-        check_target(masks, classes)
-        if logits.shape[1] != classes:
-            raise ValueError(f"The model outputs {logits.shape[1]} channels but the dataset has {classes} "
-                             f"classes: build the model with num_classes={classes}.")
-        if logits.shape[-2:] != masks.shape[-2:]:
-            raise ValueError(f"The logits size {tuple(logits.shape[-2:])} differs from the mask size "
-                             f"{tuple(masks.shape[-2:])}: upsample the logits to the input size in the model.")
-        value = criterion(logits, masks)
-        if isinstance(output, dict) and output.get("aux") is not None and aux_weight > 0:
-            aux = output["aux"]
-            if aux.shape[-2:] != masks.shape[-2:]:
-                aux = F.interpolate(aux, size=masks.shape[-2:], mode="bilinear", align_corners=False)
-            value = value + aux_weight * criterion(aux, masks)
-        return value
-
     history = History()
     best_score, best_state = -math.inf, None
     start = time.perf_counter()
@@ -264,10 +271,11 @@ def fit(model: nn.Module, train_data, val_data=None, *, epochs: int, batch_size:
                         history.skipped_batches += 1
                         continue
                     with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=use_amp):
-                        value = batch_loss(model(images), masks)
-                    if not torch.isfinite(value):
+                        value = _batch_loss(model(images), masks, criterion, num_classes, aux_weight)
+                    loss_value = value.item()
+                    if not math.isfinite(loss_value):
                         raise FloatingPointError(
-                            f"The loss became {value.item()} at epoch {epoch + 1}, step {steps + 1}: "
+                            f"The loss became {loss_value} at epoch {epoch + 1}, step {steps + 1}: "
                             f"training diverged. Try a smaller lr (now {lr}).")
                     opt.zero_grad(set_to_none=True)
                     scaler.scale(value).backward()
@@ -277,9 +285,9 @@ def fit(model: nn.Module, train_data, val_data=None, *, epochs: int, batch_size:
                     if scheduler is not None:
                         scheduler.step()
                     steps += 1
-                    loss_sum += value.item() * images.shape[0]
+                    loss_sum += loss_value * images.shape[0]
                     images_seen += images.shape[0]
-                    step_bar.set_postfix(loss=f"{value.item():.3f}")
+                    step_bar.set_postfix(loss=f"{loss_value:.3f}")
                     if max_seconds is not None and time.perf_counter() - start >= max_seconds:
                         history.out_of_time = stop = True
                         break

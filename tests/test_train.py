@@ -253,6 +253,8 @@ def test_bad_training_input_gives_clear_errors():
         fit(strided, ColourScenes(8), **FIT)
     with pytest.raises(ValueError, match="empty"):
         fit(tiny_net(), ColourScenes(0), **FIT)
+    with pytest.raises(FloatingPointError, match="loss became nan at epoch 1, step 1: training diverged"):
+        fit(tiny_net(), ColourScenes(8), **FIT, loss=lambda logits, target: logits.sum() * math.nan)
     with pytest.raises(ValueError, match="epochs must be a positive int"):
         fit(tiny_net(), ColourScenes(8), **{**FIT, "epochs": 0})
 
