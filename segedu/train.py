@@ -182,6 +182,7 @@ def _batch_loss(output, masks: torch.Tensor, criterion: Callable, num_classes: i
     logits = main_logits(output)
     classes = num_classes if num_classes is not None else logits.shape[1]
     check_target(masks, classes)
+    masks = masks.long()  # uint8 / int32 masks are fine; cross-entropy wants int64
     if logits.shape[1] != classes:
         raise ValueError(f"The model outputs {logits.shape[1]} channels but the dataset has {classes} "
                          f"classes: build the model with num_classes={classes}.")

@@ -180,6 +180,11 @@ def test_a_batch_of_ignored_pixels_gives_zero_loss_not_nan_and_is_skipped():
     assert all(math.isfinite(loss) for loss in history.train_loss)
 
 
+def test_uint8_masks_train_like_int64_masks():
+    wide = fit(tiny_net(), ColourScenes(16), **FIT).train_loss
+    assert fit(tiny_net(), ColourScenes(16, mask_dtype=torch.uint8), **FIT).train_loss == wide
+
+
 def test_default_loss_is_cross_entropy_over_labelled_pixels_with_class_weights():
     generator = torch.Generator().manual_seed(0)
     logits = torch.randn(2, 3, 5, 5, generator=generator)
