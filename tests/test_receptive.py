@@ -243,8 +243,10 @@ def test_model_is_left_untouched():
     model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2))
     model.train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    receptive_field(model, (3, 16, 16))
-    layer_table(model, (3, 16, 16))
+    with torch.no_grad():  # a caller's no_grad block does not stop the gradient method
+        assert receptive_field(model, (3, 16, 16)).size == (4, 4)
+        assert layer_table(model, (3, 16, 16))["3"]["rf_size"] == (4, 4)
+        assert effective_receptive_field(model, torch.rand(3, 16, 16)).field.size == (4, 4)
     assert model.training and all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert all(p.grad is None and p.requires_grad and p.dtype == torch.float32 for p in model.parameters())
 

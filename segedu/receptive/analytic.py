@@ -74,9 +74,10 @@ def _adaptive_window_average(input, output_size, return_indices=False):
 
 
 class WindowPooling(TorchFunctionMode):
-    """While active, max pooling averages over its windows, and clamping activations pass through.
+    """While active, 2-D max pooling averages over its windows, and clamping activations pass through.
 
-    Catches both ``nn.MaxPool2d`` modules and ``F.max_pool2d`` calls inside ``forward``.
+    Catches both ``nn.MaxPool2d`` modules and ``F.max_pool2d`` calls inside ``forward``
+    (1-D and 3-D max pooling are not converted).
     """
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
@@ -195,7 +196,7 @@ class FieldProbe:
         self.input_size = check_input_size(input_size)
         self.layer = layer
         self._input = torch.ones((1, *self.input_size), dtype=torch.float64, requires_grad=True)
-        with WindowPooling():
+        with torch.enable_grad(), WindowPooling():  # enable_grad: works inside a caller's no_grad block too
             self._output = capture(positive_copy(model), self._input, layer)
         self.output_size = tuple(self._output.shape[-2:])
         self._chain = self._chain_geometry(model, layer)
@@ -210,7 +211,8 @@ class FieldProbe:
     def field(self, position=None) -> ReceptiveField:
         """Receptive field of ``position`` (``(row, col)`` in output coordinates; None: the centre)."""
         row, col = check_position(position, self.output_size)
-        (gradient,) = torch.autograd.grad(self._output[0, :, row, col].sum(), self._input, retain_graph=True)
+        with torch.enable_grad():
+            (gradient,) = torch.autograd.grad(self._output[0, :, row, col].sum(), self._input, retain_graph=True)
         mask = (gradient[0] > 0).any(dim=0)
         rows, cols = mask.any(dim=1).nonzero().flatten(), mask.any(dim=0).nonzero().flatten()
         box = None if len(rows) == 0 else (int(rows[0]), int(cols[0]), int(rows[-1]), int(cols[-1]))

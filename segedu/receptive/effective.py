@@ -144,9 +144,8 @@ class EffectiveProbe:
             self._analytic = FieldProbe(self._model, self.input_size, self.layer)
         return self._analytic
 
-    def field(self, position=None, target="logits") -> EffectiveField:
-        """Effective field of ``position`` (``(row, col)``, None: the centre) for ``target``."""
-        row, col = check_position(position, self.output_size)
+    def _gradient(self, row: int, col: int, target) -> torch.Tensor:
+        """``d target / d input`` at output ``(row, col)``: ``N x C x H x W``."""
         pixel = self._output[:, :, row, col]  # N x C
         if target == "logits":
             chosen = pixel.sum()
@@ -160,6 +159,13 @@ class EffectiveProbe:
                 f"0..{pixel.shape[1] - 1}; got {target!r}"
             )
         (gradient,) = torch.autograd.grad(chosen, self._input, retain_graph=True)
+        return gradient
+
+    def field(self, position=None, target="logits") -> EffectiveField:
+        """Effective field of ``position`` (``(row, col)``, None: the centre) for ``target``."""
+        row, col = check_position(position, self.output_size)
+        with torch.enable_grad():
+            gradient = self._gradient(row, col, target)
         heatmap = gradient.detach().abs().sum(dim=1).mean(dim=0).double().cpu()
         gradient_mass = float(heatmap.sum())
         analytic = self.analytic().field((row, col))

@@ -138,7 +138,7 @@ def _geometry(module: nn.Module):
 
 def _trace_probe(model: nn.Module, x: torch.Tensor):
     """Trace the positive copy of ``model`` on ``x``, naming the original modules (not the copy's identities)."""
-    with WindowPooling():
+    with torch.set_grad_enabled(x.requires_grad), WindowPooling():  # works inside a caller's no_grad too
         traced, output = trace(positive_copy(model), x)
     originals = dict(model.named_modules())
     return [(name, originals[name], tensor) for name, _, tensor in traced], output
@@ -182,10 +182,11 @@ def layer_table(model: nn.Module, input_size=(3, 64, 64), layers=None) -> LayerT
             traced.append(("(output)", None, output))
     rows = []
     for index, (name, module, tensor) in enumerate(traced):
-        feature_map = as_feature_map(tensor, where=f"the output of layer {name!r}")
-        out_h, out_w = feature_map.shape[-2:]
-        row, col = centre_of((out_h, out_w))
-        (gradient,) = torch.autograd.grad(feature_map[0, :, row, col].sum(), x, retain_graph=True)
+        with torch.enable_grad():
+            feature_map = as_feature_map(tensor, where=f"the output of layer {name!r}")
+            out_h, out_w = feature_map.shape[-2:]
+            row, col = centre_of((out_h, out_w))
+            (gradient,) = torch.autograd.grad(feature_map[0, :, row, col].sum(), x, retain_graph=True)
         mask = (gradient[0] > 0).any(dim=0)
         hits_r, hits_c = mask.any(dim=1).nonzero().flatten(), mask.any(dim=0).nonzero().flatten()
         box = (int(hits_r[0]), int(hits_c[0]), int(hits_r[-1]), int(hits_c[-1])) if len(hits_r) else None
