@@ -148,7 +148,7 @@ def listed_layers(model: nn.Module, input_size=(3, 64, 64)) -> list[str]:
     """Names of the layers :func:`layer_table` lists, in execution order, without computing fields."""
     with torch.no_grad():
         traced, _ = _trace_probe(model, torch.ones((1, *check_input_size(input_size)), dtype=torch.float64))
-    return [name for name, module, _ in traced if _is_listed(name, module)]
+    return [name for name, module, tensor in traced if _is_listed(name, module) and tensor.dim() in (2, 4)]
 
 
 def layer_table(model: nn.Module, input_size=(3, 64, 64), layers=None) -> LayerTable:
@@ -177,7 +177,7 @@ def layer_table(model: nn.Module, input_size=(3, 64, 64), layers=None) -> LayerT
             raise ValueError(f"no layer(s) {sorted(unknown)} ran in the model; see model.named_modules()")
         traced = [entry for entry in traced if entry[0] in set(layers)]
     else:
-        traced = [entry for entry in traced if _is_listed(entry[0], entry[1])]
+        traced = [entry for entry in traced if _is_listed(entry[0], entry[1]) and entry[2].dim() in (2, 4)]
         if not traced or not torch.equal(as_feature_map(traced[-1][2]), output):
             traced.append(("(output)", None, output))
     rows = []
