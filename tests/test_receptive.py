@@ -225,6 +225,12 @@ def test_course_unet_output_field_contains_its_bottleneck_field():
     assert output.box[0] < top and output.box[1] < left and output.box[2] > bottom and output.box[3] > right
 
 
+@pytest.mark.parametrize("depth, kernel, dilation", [(7, 3, 1), (3, 5, 1), (4, 3, 2)])
+def test_course_plain_cnn_agrees_with_its_own_formula(depth, kernel, dilation):
+    model = build("plain", 3, depth=depth, width=4, kernel_size=kernel, dilation=dilation)
+    assert receptive_field(model, (3, 40, 40)).size == (model.receptive_field, model.receptive_field)
+
+
 def test_course_pspnet_sees_the_whole_image_only_with_its_pyramid():
     with_ppm = build("pspnet", 3, head_width=8)
     without = build("pspnet", 3, head_width=8, ppm=False)
