@@ -63,7 +63,7 @@ def test_chain_layers_recognises_chains_only():
     names = [name for name, _, _ in chain_layers(model)]
     assert names == ["0", "1.0", "1.1", "1.2"]
     assert chain_layers(nn.Sequential(nn.Conv2d(3, 4, 3), nn.Upsample(scale_factor=2))) is None
-    assert chain_layers(torchvision.models.resnet18(weights=None)) is None
+    assert chain_layers(uninitialised_resnet18()) is None
     assert chain_layers(nn.Conv2d(3, 4, 3, padding_mode="circular", padding=1)) is None
 
 
@@ -131,7 +131,7 @@ def random_chain(rng: random.Random):
 
 def test_gradient_method_equals_closed_form_on_random_chains():
     rng, checked_interior = random.Random(0), 0
-    for _ in range(40):
+    for _ in range(30):
         model = random_chain(rng)
         try:
             model(torch.zeros(1, 3, 40, 40))
@@ -149,7 +149,7 @@ def test_gradient_method_equals_closed_form_on_random_chains():
             elif rf.box is not None:  # at the border: inside the formula's box, clipped
                 assert rf.box[0] >= max(top, 0) and rf.box[1] >= max(left, 0), model
                 assert rf.box[2] <= min(bottom, 39) and rf.box[3] <= min(right, 39), model
-    assert checked_interior >= 20
+    assert checked_interior >= 30
     assert rf.box == receptive_field(model, (3, 40, 40), (row, col)).box  # the probe is what the function uses
 
 
@@ -239,8 +239,15 @@ def test_course_pspnet_sees_the_whole_image_only_with_its_pyramid():
     assert not receptive_field(without, (3, 128, 128), position=(0, 0)).covers_input
 
 
+def uninitialised_resnet18():
+    """torchvision's ResNet-18 without the cost of initialising it (the probe overwrites the weights)."""
+    with torch.device("meta"):
+        model = torchvision.models.resnet18(weights=None)
+    return model.to_empty(device="cpu")
+
+
 def test_field_of_residual_block_is_its_longest_path():
-    model = torchvision.models.resnet18(weights=None)
+    model = uninitialised_resnet18()
     rf = receptive_field(model, (3, 128, 128), layer="layer1")
     assert rf.size == (43, 43) and rf.stride is None
 
@@ -305,7 +312,7 @@ def test_vgg16_features_give_212():
 @pytest.mark.slow
 def test_resnet18_layers_match_the_closed_form():
     # main path by hand: conv1 7, max pool 11, then + 2 * jump per 3 x 3 conv (jump 4, 8, 16, 32)
-    table = layer_table(torchvision.models.resnet18(weights=None), (3, 448, 448),
+    table = layer_table(uninitialised_resnet18(), (3, 448, 448),
                         layers=["conv1", "maxpool", "layer1", "layer2", "layer3", "layer4"])
     assert [row["rf_size"][0] for row in table.rows] == [7, 11, 43, 99, 211, 435]
     assert [row["stride"][0] for row in table.rows] == [2, 4, 4, 8, 16, 32]
