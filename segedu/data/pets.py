@@ -1,0 +1,103 @@
+"""``OxfordPets``: real photographs with pet / background trimaps (Oxford-IIIT Pet).
+
+Wraps ``torchvision.datasets.OxfordIIITPet(target_types="segmentation")``, whose trimaps hold
+1 = pet, 2 = background, 3 = border (the uncertain outline). They become class ids 1 = pet,
+0 = background and 255 = border (ignored by the loss and the metrics, as in PASCAL VOC).
+
+The data (about 800 MB) is never downloaded unless asked (``download=True``). Without it, or
+when the download fails (no network), :class:`DatasetNotAvailable` says what happened and how
+to get the data, so a notebook can print the message and carry on with synthetic data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+from segedu.data.tracks import IGNORE_INDEX, palette
+from segedu.data.transforms import as_image, as_mask, eval_transforms
+
+PETS_URL = "https://www.robots.ox.ac.uk/~vgg/data/pets/"
+PETS_SPLITS = ("trainval", "test")
+
+TRIMAP_TO_CLASS = torch.tensor([IGNORE_INDEX, 1, 0, IGNORE_INDEX], dtype=torch.uint8)
+"""Class id for each trimap value: 0 (absent in the data) and 3 (border) are ignored."""
+
+LAYOUT = """    <root>/oxford-iiit-pet/images/<name>.jpg
+    <root>/oxford-iiit-pet/annotations/trimaps/<name>.png
+    <root>/oxford-iiit-pet/annotations/trainval.txt and test.txt (lines "<name> <class> <species> <breed>")"""
+
+
+class DatasetNotAvailable(RuntimeError):
+    """The dataset is not on disk and could not be downloaded; the message says how to get it."""
+
+
+def _how_to_get(root: Path) -> str:
+    return (f"To get it: run OxfordPets({str(root)!r}, download=True) on a machine with a network "
+            f"(about 800 MB), or download images.tar.gz and annotations.tar.gz from {PETS_URL} and "
+            f"unpack them so that the files are at\n{LAYOUT}")
+
+
+class OxfordPets(Dataset):
+    """Oxford-IIIT Pet photos with segmentation masks: ``dataset[i] -> (image, mask)``.
+
+    Args:
+        root: folder holding (or to receive) ``oxford-iiit-pet/``.
+        split: ``"trainval"`` or ``"test"``.
+        size: output side in pixels, or ``(height, width)``: every item is resized to it (image
+            antialiased, mask with nearest neighbours) so that items can be batched.
+        download: download the data if it is not in ``root`` (needs a network).
+        transform: optional joint transform ``(image, mask) -> (image, mask)`` applied to the
+            full-size photo before the final resize, e.g.
+            ``segedu.data.transforms.train_transforms(size, crop_scale=(0.5, 1.0))``.
+
+    Items: ``image`` float32 ``3 x H x W`` in [0, 1]; ``mask`` int64 ``H x W``: 0 background,
+    1 pet, 255 border. Attributes: ``classes == ("background", "pet")``, ``num_classes``, ``palette``.
+    Raises :class:`DatasetNotAvailable` when the data is absent and cannot be downloaded.
+    """
+
+    classes = ("background", "pet")
+    num_classes = 2
+    palette = palette(classes)
+
+    def __init__(self, root, split: str = "trainval", size=128, download: bool = False, transform=None):
+        from torchvision.datasets import OxfordIIITPet
+
+        if split not in PETS_SPLITS:
+            raise ValueError(f"Unknown split {split!r} for Oxford-IIIT Pet; allowed splits: {', '.join(PETS_SPLITS)}")
+        if transform is not None and not callable(transform):
+            raise TypeError(f"transform must be a callable (image, mask) -> (image, mask), got {transform!r}")
+        self.root, self.split, self.transform = Path(root).expanduser(), split, transform
+        self.resize = eval_transforms(size)
+        folder = self.root / "oxford-iiit-pet"
+        try:
+            self._pets = OxfordIIITPet(self.root, split=split, target_types="segmentation", download=download)
+        except Exception as error:  # any failure here (missing files, no network, bad archive): no data
+            if download:
+                raise DatasetNotAvailable(
+                    f"Oxford-IIIT Pet is not at {folder} and the download failed: {error!r}. "
+                    f"{_how_to_get(self.root)}") from error
+            raise DatasetNotAvailable(
+                f"Oxford-IIIT Pet was not found at {folder} ({error}). {_how_to_get(self.root)}") from error
+        listed = list(getattr(self._pets, "_images", [])) + list(getattr(self._pets, "_segs", []))
+        missing = [path for path in listed if not Path(path).is_file()]
+        if missing:
+            raise DatasetNotAvailable(
+                f"Oxford-IIIT Pet at {folder} is incomplete: {len(missing)} files listed in "
+                f"annotations/{split}.txt are missing (e.g. {missing[0]}). {_how_to_get(self.root)}")
+
+    def __len__(self) -> int:
+        return len(self._pets)
+
+    def __getitem__(self, index):
+        photo, trimap = self._pets[index]
+        image, mask = as_image(photo), as_mask(trimap)
+        mask = TRIMAP_TO_CLASS[mask.as_subclass(torch.Tensor).long().clamp(0, 3)]
+        if self.transform is not None:
+            image, mask = self.transform(image, mask)
+        return self.resize(image, mask)
+
+    def __repr__(self) -> str:
+        return f"OxfordPets(root={str(self.root)!r}, split={self.split!r}, {len(self)} photos)"

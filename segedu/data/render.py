@@ -1,0 +1,448 @@
+"""Turn scene parameters (:mod:`segedu.data.sampling`) into images, masks and size buckets.
+
+A batch of scenes is drawn at once, vectorised over scenes and objects, on an image cut into
+8 x 8 **tiles** (an image is stored as ``rows * cols`` tiles of ``3 x 8 x 8``):
+
+1. Background: a colour plus smooth blotches cut from a fixed texture atlas.
+2. The cue band (where the track has one), then the objects, with the painter's algorithm:
+   each is drawn over what is already there. An object is evaluated only on the tiles it
+   can touch, so a small object costs a few tiles, not the whole image. On a tile, its signed
+   distance (:mod:`segedu.data.shapes`) gives its coverage of each pixel,
+   ``clamp(0.5 - sdf, 0, 1)`` (anti-aliased edges), and the mask takes the object's class
+   where the pixel centre is inside (``sdf < 0``): masks are exact.
+3. A light gradient, pixel noise from a fixed bank of random numbers, rounding to ``uint8``.
+
+:func:`render_size_buckets` evaluates every object on every tile instead, to find the
+object nearest to each pixel; only evaluation needs it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from segedu.data import shapes as shape_sdfs
+from segedu.data.sampling import SceneParams
+from segedu.data.tracks import IGNORE_INDEX, SHAPES
+
+TILE = 8
+"""Side of the square tiles that objects are rendered on, in pixels."""
+
+TILE_REACH = (TILE - 1) / math.sqrt(2) + 1.0
+"""An object can change a tile's pixels only if its bounding box is closer than this to the tile's
+centre: the farthest pixel centre is (TILE - 1) / sqrt(2) away, and an object reaches half a
+pixel beyond its outline (up to one pixel at the sharp corners of the approximate SDFs)."""
+
+PASS_PIXELS = 256 * 64 * 64
+"""Scenes are drawn in passes of at most this many pixels (256 scenes at 64 x 64): the signed
+distances of a whole pass are computed at once, so that Python's cost per tensor operation is
+shared by many scenes, while memory stays bounded."""
+
+BLOCK_PIXELS = 32 * 64 * 64
+"""Within a pass, images are drawn in blocks of this many pixels (32 scenes at 64 x 64), small
+enough for the CPU cache: the image passes over them are limited by memory speed otherwise."""
+
+MAX_SIDE = 512
+"""Largest image side (the noise bank holds 3 x 512 x 512 values twice)."""
+
+NOISE_BANK_SIZE = 2**21
+"""Pixel noise is read from a fixed bank of this many normal numbers at a random offset per scene:
+much cheaper than drawing fresh noise, and the same in every process."""
+
+ATLAS_SCALE, ATLAS_CELLS = 4, 4
+"""Background blotches are cut from an atlas ATLAS_SCALE times the image in each direction (half
+that above 128 x 128 pixels): random colours on a grid of ATLAS_CELLS cells per image side,
+smoothly (bicubically) interpolated."""
+
+WAVE_PERIOD, WIGGLE_PERIOD, DASH_PERIOD, DASH_HALF_WIDTH = 0.05, 0.3, 0.12, 0.012
+"""Patterns of the cue bands (fractions of the shorter side): waves on water, dashes on a road."""
+
+BAND_PHASES = 8
+"""The band patterns are made once per image size, at this many shifts (phases)."""
+
+OBJECT_COLUMNS = ("x", "y", "angle", "cos", "sin", "radius", "aspect", "teeth", "depth", "amplitude", "waves",
+                  "phase", "width", "box_u", "box_v", "reach", "red", "green", "blue", "label", "shape")
+"""Columns of the per-object table built by :func:`object_table` (lengths in pixels)."""
+
+_CENTRES = torch.arange(TILE) + 0.5  # pixel centres within a tile
+_GRID_X = _CENTRES.view(1, 1, TILE).expand(1, TILE, TILE).contiguous()
+_GRID_Y = _CENTRES.view(1, TILE, 1).expand(1, TILE, TILE).contiguous()
+_cache: dict = {}
+
+
+def noise_bank(scale: float = 1.0, shift: float = 0.0) -> torch.Tensor:
+    """``NOISE_BANK_SIZE`` fixed standard normal numbers times ``scale`` plus ``shift`` (made on first use)."""
+    key = ("noise", scale, shift)
+    if key not in _cache:
+        bank = torch.randn(NOISE_BANK_SIZE, generator=torch.Generator().manual_seed(20230618))
+        _cache[key] = bank.mul_(scale).add_(shift)
+    return _cache[key]
+
+
+def blotch_atlas(rows: int, cols: int, scale: int) -> torch.Tensor:
+    """Smooth random colours in [-1, 1] for images of ``rows x cols`` tiles (shorter side ``scale``
+    pixels), in tile layout: ``(ATLAS_SCALE * rows) x (ATLAS_SCALE * cols) x 3 x TILE x TILE``."""
+    key = ("atlas", rows, cols, scale)
+    if key not in _cache:
+        factor = ATLAS_SCALE if rows * cols <= (128 // TILE) ** 2 else ATLAS_SCALE // 2
+        height, width = factor * rows * TILE, factor * cols * TILE
+        cells = (max(2, round(height * ATLAS_CELLS / scale)), max(2, round(width * ATLAS_CELLS / scale)))
+        grid = torch.rand(1, 3, *cells, generator=torch.Generator().manual_seed(20160612)) * 2 - 1
+        atlas = F.interpolate(grid, size=(height, width), mode="bicubic", align_corners=False)[0].clamp_(-1, 1)
+        _cache[key] = to_tiles(atlas[None]).view(height // TILE, width // TILE, 3, TILE, TILE)
+    return _cache[key]
+
+
+def tile_coordinates(height: int, width: int) -> dict[str, torch.Tensor]:
+    """Per-pixel coordinates in tile layout (``rows * cols x TILE x TILE``), in pixels: ``x``, ``y``
+    (pixel centres), and ``across``, ``along`` (``4 x ...``: distance from, and position along,
+    the top, bottom, left and right border)."""
+    key = ("coordinates", height, width)
+    if key not in _cache:
+        rows, cols = -(-height // TILE), -(-width // TILE)
+        x = (torch.arange(cols * TILE) + 0.5).view(1, 1, 1, cols * TILE).expand(1, 1, rows * TILE, cols * TILE)
+        y = (torch.arange(rows * TILE) + 0.5).view(1, 1, rows * TILE, 1).expand(1, 1, rows * TILE, cols * TILE)
+        x, y = to_tiles(x.contiguous())[:, 0], to_tiles(y.contiguous())[:, 0]
+        _cache[key] = {"x": x, "y": y, "across": torch.stack([y, height - y, x, width - x]),
+                       "along": torch.stack([x, x, y, y])}
+    return _cache[key]
+
+
+def to_tiles(image: torch.Tensor) -> torch.Tensor:
+    """``N x C x H x W`` (H, W multiples of TILE) -> ``(N * rows * cols) x C x TILE x TILE``, row-major tiles."""
+    n, c, h, w = image.shape
+    tiles = image.view(n, c, h // TILE, TILE, w // TILE, TILE).permute(0, 2, 4, 1, 3, 5)
+    return tiles.reshape(-1, c, TILE, TILE)
+
+
+def from_tiles(tiles: torch.Tensor, n: int, rows: int, cols: int, out: torch.Tensor) -> torch.Tensor:
+    """Copy ``(n * rows * cols) x C x TILE x TILE`` tiles into ``out`` (``n x C x H x W``, cropping the
+    padding, converting the dtype) and return ``out``."""
+    c, height, width = out.shape[1:]
+    if TILE == 8 and tiles.dtype == out.dtype == torch.uint8 and (height, width) == (rows * TILE, cols * TILE):
+        # A tile row of 8 uint8 pixels is one 64-bit word: moving words instead of bytes makes
+        # this reordering several times faster.
+        words = tiles.reshape(n, rows, cols, c, TILE, TILE).view(torch.int64)  # n x rows x cols x C x TILE x 1
+        out.view(n, c, rows, TILE, cols, TILE).view(torch.int64).copy_(words.permute(0, 3, 1, 4, 2, 5))
+        return out
+    image = tiles.view(n, rows, cols, c, TILE, TILE).permute(0, 3, 1, 4, 2, 5)
+    if height == rows * TILE and width == cols * TILE:
+        out.view(n, c, rows, TILE, cols, TILE).copy_(image)
+    else:
+        out.copy_(image.reshape(n, c, rows * TILE, cols * TILE)[..., :height, :width])
+    return out
+
+
+def to_uint8(values: torch.Tensor) -> torch.Tensor:
+    """Float values in [0, 256) to ``uint8`` (rounding down), via int32: much faster than directly."""
+    return values.to(torch.int32).to(torch.uint8)
+
+
+def _keep_freed_memory() -> None:
+    """Let the C allocator keep freed blocks of up to 30 MB for reuse, once per process.
+
+    Rendering allocates and frees many blocks of a few MB. By default glibc hands freed blocks
+    above 128 kB back to the operating system, so that every chunk of scenes has to get fresh
+    pages from it again (page faults: up to a third of the rendering time in a virtual
+    machine). glibc raises that limit to the size of the largest block freed so far (at most
+    32 MB): freeing one large, never used block once is enough. Elsewhere this costs nothing.
+    """
+    if "allocator" not in _cache:
+        _cache["allocator"] = True
+        block = torch.empty(30 * 2**20, dtype=torch.uint8)
+        del block
+
+
+def render_scenes(params: SceneParams, height: int, width: int, ignore_width_px: float = 0.0,
+                  cull: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw the scenes ``params`` at ``height x width`` pixels.
+
+    Returns ``(images, masks)``: ``uint8 N x 3 x H x W`` (0..255) and ``uint8 N x H x W`` (class
+    ids; 255 within ``ignore_width_px`` of a visible outline). ``cull=False`` evaluates every
+    object on every tile (slow; the result is the same, which the tests check).
+    """
+    check_image_size(height, width)
+    _keep_freed_memory()
+    per_pass = max(1, PASS_PIXELS // (height * width))
+    images = torch.empty(params.num_scenes, 3, height, width, dtype=torch.uint8)
+    masks = torch.empty(params.num_scenes, height, width, dtype=torch.uint8)
+    for start in range(0, params.num_scenes, per_pass):
+        part = slice(start, start + per_pass)
+        _render_pass(params.rows(part), height, width, ignore_width_px, cull, images[part], masks[part])
+    return images, masks
+
+
+def check_image_size(height, width) -> None:
+    """Raise a ``ValueError`` unless ``height`` and ``width`` are ints between 1 and ``MAX_SIDE``."""
+    if not (isinstance(height, int) and isinstance(width, int) and 1 <= height <= MAX_SIDE and 1 <= width <= MAX_SIDE):
+        raise ValueError(f"Image size must be two ints between 1 and {MAX_SIDE}, got {height!r} x {width!r}")
+
+
+def object_table(params: SceneParams, height: int, width: int) -> torch.Tensor:
+    """The objects' parameters in pixels, one row per object: ``N x K x len(OBJECT_COLUMNS)``."""
+    scale = min(height, width)
+    is_wire = params.shape == SHAPES.index("wire")
+    wire_margin = torch.where(is_wire, params.width_px / 2, 0.0)
+    # Radius of a circle around the object: the circumscribed circle, or around a wire's curve.
+    reach = torch.where(is_wire, (params.radius * params.radius + params.amplitude * params.amplitude).sqrt(),
+                        params.radius) * scale + wire_margin
+    columns = {
+        "x": params.x * width, "y": params.y * height, "angle": params.angle,
+        "cos": params.angle.cos(), "sin": params.angle.sin(), "radius": params.radius * scale,
+        "aspect": params.aspect, "teeth": params.teeth, "depth": params.depth,
+        "amplitude": params.amplitude * scale, "waves": params.waves, "phase": params.phase,
+        "width": params.width_px, "box_u": params.box_u * scale + wire_margin,
+        "box_v": params.box_v * scale + wire_margin, "reach": reach, "red": params.colour[..., 0],
+        "green": params.colour[..., 1],
+        "blue": params.colour[..., 2], "label": params.label.float(), "shape": params.shape.float(),
+    }
+    return torch.stack([columns[name] for name in OBJECT_COLUMNS], -1)
+
+
+class Columns:
+    """Named access to the columns of an object table (``M x len(OBJECT_COLUMNS)``): ``cols["radius"]``
+    is an ``M x 1 x 1`` view, ready to broadcast against ``M x TILE x TILE`` pixel values."""
+
+    _index = {name: i for i, name in enumerate(OBJECT_COLUMNS)}
+
+    def __init__(self, table: torch.Tensor):
+        self.table = table
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        return self.table[:, self._index[name]].view(-1, 1, 1)
+
+
+def object_pairs(active: torch.Tensor, table: torch.Tensor, rows: int, cols: int, cull: bool = True,
+                 block: int | None = None):
+    """Every (object, tile) pair where an active object may show, sorted by slot (drawing order),
+    or by block of ``block`` scenes and then by slot.
+
+    Returns ``(slot, scene, tile, origin)``: ``P`` slots, scenes, tile numbers (``row * cols + col``)
+    and ``P x 2`` pixel coordinates (x, y) of the tiles' top-left corners.
+    """
+    n, k = active.shape
+    if cull:
+        touched = _tiles_touched(active, table, rows, cols)
+    else:
+        touched = active[..., None, None].expand(n, k, rows, cols)
+    slot, scene, tile_row, tile_col = touched.permute(1, 0, 2, 3).nonzero(as_tuple=True)
+    if block is not None and block < n:
+        order = torch.argsort(scene // block, stable=True)
+        slot, scene, tile_row, tile_col = slot[order], scene[order], tile_row[order], tile_col[order]
+    origin = torch.stack([tile_col, tile_row], 1).float() * TILE
+    return slot, scene, tile_row * cols + tile_col, origin
+
+
+def pixel_offsets(origin: torch.Tensor, obj: Columns) -> tuple[torch.Tensor, torch.Tensor]:
+    """Offsets ``dx, dy`` (``P x TILE x TILE``) of the pixel centres of tiles at ``origin`` (``P x 2``)
+    from the objects' centres. Pixel centres are computed first (exact in float), so a pixel gets
+    the same offsets whatever tile or batch it is computed in."""
+    dx = (origin[:, 0].view(-1, 1, 1) + _GRID_X).sub_(obj["x"])
+    dy = (origin[:, 1].view(-1, 1, 1) + _GRID_Y).sub_(obj["y"])
+    return dx, dy
+
+
+def signed_distances(table: torch.Tensor, origin: torch.Tensor) -> torch.Tensor:
+    """SDF ``P x TILE x TILE`` of each object row of ``table`` (``P x columns``) on the tile at ``origin``."""
+    shape = table[:, OBJECT_COLUMNS.index("shape")]
+    sdf = torch.empty(table.shape[0], TILE, TILE)
+    for index, name in enumerate(SHAPES):
+        rows = (shape == index).nonzero()[:, 0]
+        if len(rows):
+            obj = Columns(table[rows])
+            sdf[rows] = shape_sdfs.SDF[name](*pixel_offsets(origin[rows], obj), obj)
+    return sdf
+
+
+def _tiles_touched(active: torch.Tensor, table: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+    """``N x K x rows x cols`` bool: active objects within TILE_REACH of the tile centre.
+
+    The distance to the object is bounded from below by the distances to a box and to a circle
+    around it (the object lies inside both), so no tile the object shows on is skipped.
+    """
+    obj = {name: table[..., OBJECT_COLUMNS.index(name), None, None]
+           for name in ("x", "y", "cos", "sin", "box_u", "box_v", "reach")}
+    to_centre_x = ((torch.arange(cols) * TILE + TILE / 2).view(1, 1, 1, cols) - obj["x"]).expand(-1, -1, rows, -1)
+    to_centre_y = ((torch.arange(rows) * TILE + TILE / 2).view(1, 1, rows, 1) - obj["y"]).expand(-1, -1, -1, cols)
+    to_box = shape_sdfs.box_distance(to_centre_x, to_centre_y, obj, obj["box_u"], obj["box_v"])
+    to_circle = shape_sdfs.length(to_centre_x, to_centre_y).sub_(obj["reach"])
+    return (torch.maximum(to_box, to_circle) < TILE_REACH) & active[..., None, None]
+
+
+def _render_pass(params: SceneParams, height: int, width: int, ignore_width_px: float, cull: bool,
+                 images: torch.Tensor, masks: torch.Tensor) -> None:
+    """Signed distances of every (object, tile) pair of the pass at once, then the drawing, one
+    block of scenes at a time (small enough for the CPU cache)."""
+    n, k = params.active.shape
+    rows, cols = -(-height // TILE), -(-width // TILE)
+    block = max(1, BLOCK_PIXELS // (height * width))
+    table = object_table(params, height, width)
+    slot, scene, tile, origin = object_pairs(params.active, table, rows, cols, cull, block)
+    obj = table[scene, slot]
+    sdf = signed_distances(obj, origin).unsqueeze(1)  # P x 1 x T x T
+    objects = {
+        "slot": slot, "scene": scene, "tile": tile, "sdf": sdf,
+        "colour": obj[:, [OBJECT_COLUMNS.index(c) for c in ("red", "green", "blue")]].view(-1, 3, 1, 1),
+        "label": obj[:, OBJECT_COLUMNS.index("label")].view(-1, 1, 1, 1),
+    }
+    ends = torch.searchsorted(scene // block, torch.arange(1, -(-n // block) + 1)).tolist()  # of each block
+    for number, first in enumerate(range(0, n, block)):
+        scenes = slice(first, min(n, first + block))
+        part = {key: value[ends[number - 1] if number else 0:ends[number]] for key, value in objects.items()}
+        _draw_block(params.rows(scenes), first, height, width, part, ignore_width_px, images[scenes], masks[scenes])
+
+
+def _draw_block(params: SceneParams, first: int, height: int, width: int, pairs: dict, ignore_width_px: float,
+                images: torch.Tensor, masks: torch.Tensor) -> None:
+    """Draw scenes ``first, first + 1, ...`` (``params``) into ``images`` and ``masks``: background,
+    cue band, objects (``pairs``: their (object, tile) pairs) in drawing order, then light, noise
+    and rounding."""
+    n, k = params.active.shape
+    rows, cols = -(-height // TILE), -(-width // TILE)
+    tiles = _background(params, rows, cols, min(height, width))  # (n * rows * cols) x 3 x T x T
+    labels = torch.zeros(n * rows * cols, 1, TILE, TILE)
+    ignored = torch.zeros(n * rows * cols, 1, TILE, TILE, dtype=torch.bool) if ignore_width_px > 0 else None
+    band = _cue_band(params, height, width)
+    if band is not None:  # drawn first, labelled background
+        index = band["scene"] * (rows * cols) + band["tile"]
+        tiles.index_copy_(0, index, torch.lerp(tiles.index_select(0, index), band["paint"], band["coverage"]))
+
+    tile_index = (pairs["scene"] - first) * (rows * cols) + pairs["tile"]
+    start = 0
+    for count in torch.bincount(pairs["slot"], minlength=k).tolist():  # painter's algorithm, slot by slot
+        part, index = slice(start, start + count), tile_index[start:start + count]
+        start += count
+        if count == 0:
+            continue
+        sdf = pairs["sdf"][part]
+        coverage = (0.5 - sdf).clamp_(0, 1)  # anti-aliasing: the object covers about this much of the pixel
+        inside = (sdf < 0).float()  # the mask: the pixel centre is inside
+        tiles.index_copy_(0, index, torch.lerp(tiles.index_select(0, index), pairs["colour"][part], coverage))
+        labels.index_copy_(0, index, torch.lerp(labels.index_select(0, index), pairs["label"][part], inside))
+        if ignored is not None:  # hide earlier outlines under the object, add the object's own
+            near = sdf.abs() < ignore_width_px
+            ignored.index_copy_(0, index, torch.where(inside > 0, near, near | ignored.index_select(0, index)))
+
+    if ignored is not None:
+        labels.masked_fill_(ignored, IGNORE_INDEX)
+    _finish(tiles, params, height, width)
+    from_tiles(to_uint8(tiles), n, rows, cols, images)  # rounds down: _finish added 0.5 to round
+    from_tiles(to_uint8(labels), n, rows, cols, masks[:, None])
+
+
+def _background(params: SceneParams, rows: int, cols: int, scale: int) -> torch.Tensor:
+    """Background colour plus blotches cut from the atlas: ``(N * rows * cols) x 3 x TILE x TILE``."""
+    n = params.num_scenes
+    tiles = torch.empty(n, rows, cols, 3, TILE, TILE)
+    atlas = blotch_atlas(rows, cols, scale)
+    room = torch.tensor([atlas.shape[0] - rows + 1, atlas.shape[1] - cols + 1])
+    offsets = (params.blotch_offset * room).long().tolist()
+    for i, ((top, left), strength) in enumerate(zip(offsets, params.blotch_strength.tolist(), strict=True)):
+        crop = atlas[top:top + rows, left:left + cols]
+        torch.add(params.background[i].view(3, 1, 1), crop, alpha=strength, out=tiles[i])
+    return tiles.view(-1, 3, TILE, TILE)
+
+
+def band_templates(height: int, width: int, band_width: float) -> list[tuple[torch.Tensor, ...]]:
+    """For each border (top, bottom, left, right): the tiles a cue band of ``band_width`` touches
+    (``B``), its coverage of their pixels (``B x 1 x T x T``), and its pattern (``2 kinds x
+    BAND_PHASES x B x 1 x T x T``, in [-1, 1]): waves on water, a dashed centre line on a road."""
+    key = ("band", height, width, band_width)
+    if key not in _cache:
+        scale, grid = min(height, width), tile_coordinates(height, width)
+        edge, templates = band_width * scale, []
+        for side in range(4):
+            tiles = (grid["across"][side].amin((1, 2)) < edge + 0.5).nonzero()[:, 0]
+            across, along = grid["across"][side, tiles] / scale, grid["along"][side, tiles] / scale  # B x T x T
+            coverage = (0.5 - (across * scale - edge)).clamp_(0, 1).unsqueeze(1)
+            phase = (torch.arange(BAND_PHASES) / BAND_PHASES).view(-1, 1, 1, 1)
+            waves = across / WAVE_PERIOD + 0.3 * torch.sin(along * (2 * math.pi / WIGGLE_PERIOD) + 2 * math.pi * phase)
+            waves = 4 * (waves - waves.round()).abs() - 1  # triangle wave in [-1, 1]
+            dashes = along / DASH_PERIOD + phase
+            on_line = ((across - band_width / 2).abs() < DASH_HALF_WIDTH) & (dashes - dashes.floor() < 0.5)
+            dashes = torch.where(on_line, 1.0, -0.2)
+            templates.append((tiles, coverage, torch.stack([waves, dashes]).unsqueeze(3)))
+        _cache[key] = templates
+    return _cache[key]
+
+
+def _cue_band(params: SceneParams, height: int, width: int) -> dict | None:
+    """The cue band of every scene that has one, drawn like an object whose signed distance is the
+    distance from the border minus the band's width: ``{"scene", "tile", "coverage", "paint"}`` for
+    each (scene, tile) pair it touches; None when no scene has a band."""
+    with_band = params.cue >= 0
+    if not with_band.any():
+        return None
+    templates = band_templates(height, width, float(params.band_width[with_band][0]))
+    scenes, tiles, coverages, paints = [], [], [], []
+    for side, (side_tiles, coverage, patterns) in enumerate(templates):
+        chosen = (with_band & (params.cue_side == side)).nonzero()[:, 0]
+        if len(chosen) == 0 or len(side_tiles) == 0:
+            continue
+        phase = (params.band_phase[chosen] * BAND_PHASES).long().clamp(max=BAND_PHASES - 1)
+        pattern = patterns[params.cue[chosen], phase]  # m x B x 1 x T x T
+        colour = params.band_colour[chosen].view(-1, 1, 3, 1, 1)
+        paints.append(torch.addcmul(colour, pattern, params.band_pattern[chosen].view(-1, 1, 1, 1, 1)).flatten(0, 1))
+        coverages.append(coverage.expand(len(chosen), -1, -1, -1, -1).flatten(0, 1))
+        scenes.append(chosen.repeat_interleave(len(side_tiles)))
+        tiles.append(side_tiles.repeat(len(chosen)))
+    return {"scene": torch.cat(scenes), "tile": torch.cat(tiles), "coverage": torch.cat(coverages),
+            "paint": torch.cat(paints)}
+
+
+def _finish(tiles: torch.Tensor, params: SceneParams, height: int, width: int) -> None:
+    """Light gradient and pixel noise, clamped to 0..255.5, in place on the tiles (``N * tiles x 3 x T x T``).
+
+    Values are scaled to 0..255 and shifted by 0.5, so that the conversion to ``uint8``, which
+    rounds down, rounds to the nearest value. The noise is independent per pixel, so adding it
+    in tile layout is fine.
+    """
+    n, scale, grid = params.num_scenes, min(height, width), tile_coordinates(height, width)
+    unit_x = ((grid["x"] - width / 2) / scale).view(1, -1, 1, TILE, TILE)
+    unit_y = ((grid["y"] - height / 2) / scale).view(1, -1, 1, TILE, TILE)
+    light_x, light_y = (params.light[:, i].view(n, 1, 1, 1, 1) * 255 for i in (0, 1))
+    light = (unit_x * light_x).add_(unit_y * light_y).add_(255)  # 255 times the light: n x tiles x 1 x T x T
+    scenes = tiles.view(n, -1, 3, TILE, TILE)
+    values = scenes[0].numel()
+    offsets = (params.noise_offset * (NOISE_BANK_SIZE - values)).long().tolist()
+    for i, (offset, std) in enumerate(zip(offsets, params.noise_std.tolist(), strict=True)):
+        noise = noise_bank(255 * std, 0.5)[offset:offset + values].view_as(scenes[i])
+        torch.addcmul(noise, scenes[i], light[i], out=scenes[i])  # light * colour + noise
+    tiles.clamp_(0, 255.5)
+
+
+def render_size_buckets(params: SceneParams, height: int, width: int) -> torch.Tensor:
+    """Size bucket (0/1/2) of the object each pixel belongs to: ``uint8 N x H x W``.
+
+    On an object, the visible object's bucket; on the background, the bucket of the nearest
+    object (smallest signed distance: a Voronoi partition of the image); 255 in a scene
+    without objects. Computes every object's SDF on every tile (the same numbers as
+    :func:`render_scenes`, so both agree on which object a pixel shows).
+    """
+    check_image_size(height, width)
+    n, k = params.active.shape
+    per_pass = max(1, PASS_PIXELS // (height * width * max(k, 1)))
+    buckets = torch.empty(n, height, width, dtype=torch.uint8)
+    for start in range(0, n, per_pass):
+        part = slice(start, start + per_pass)
+        _size_buckets_pass(params.rows(part), height, width, buckets[part])
+    return buckets
+
+
+def _size_buckets_pass(params: SceneParams, height: int, width: int, out: torch.Tensor) -> None:
+    n, k = params.active.shape
+    rows, cols = -(-height // TILE), -(-width // TILE)
+    if k == 0 or not params.active.any():
+        out.fill_(IGNORE_INDEX)
+        return
+    table = object_table(params, height, width)
+    slot, scene, tile, origin = object_pairs(params.active, table, rows, cols, cull=False)
+    sdf = torch.full((n, k, rows * cols, TILE, TILE), float("inf"))
+    sdf[scene, slot, tile] = signed_distances(table[scene, slot], origin)
+    visible = torch.where(sdf < 0, torch.arange(k).view(1, k, 1, 1, 1), -1).amax(1)  # the last drawn wins
+    owner = torch.where(visible >= 0, visible, sdf.argmin(1))  # else the nearest: n x tiles x T x T
+    bucket = params.bucket.gather(1, owner.view(n, -1)).view_as(owner)
+    bucket = bucket.masked_fill(~params.active.any(1).view(n, 1, 1, 1), IGNORE_INDEX)
+    from_tiles(bucket.view(-1, 1, TILE, TILE), n, rows, cols, out[:, None])

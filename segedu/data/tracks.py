@@ -1,0 +1,262 @@
+"""The four tracks of synthetic scenes: what is in them, their classes, colours and difficulty knobs.
+
+Each track exists to make one architectural idea visibly matter:
+
+* ``shapes``: classes told apart only by their outline (colour and texture are drawn from one
+  distribution for every class); sizes from a few pixels to half the image, so the inside of
+  a large object is plain texture that only a large receptive field can classify.
+* ``thin``: wires one or two pixels wide and gears with small teeth: details that a
+  stride-16 bottleneck blurs away and skip connections bring back.
+* ``context``: one outline, two classes (``boat`` and ``car``); which one is told only by a band
+  of ``water`` or ``road`` at the top of the image, far from the objects: a global prior
+  (pyramid pooling) helps.
+* ``mixed``: all of the above in one scene (the union of the classes), used for the leaderboard.
+
+Every difficulty choice is a field of :class:`TrackSpec`, so that experiments can change one
+knob: ``dataclasses.replace(track_spec("shapes"), max_objects=2)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+IGNORE_INDEX = 255
+"""Mask value of pixels that are not scored (``ignore_index`` of the loss and the metrics)."""
+
+TRACKS = ("mixed", "shapes", "thin", "context")
+
+SHAPES = ("disk", "triangle", "square", "cross", "box", "gear", "wire")
+"""Outlines the renderer can draw (see :mod:`segedu.data.shapes`)."""
+
+CUE_KINDS = ("water", "road")
+"""The two kinds of scene-cue band; the ``i``-th context class goes with the ``i``-th kind."""
+
+CUE_SIDES = ("top", "bottom", "left", "right", "any")
+
+MAX_OBJECTS = 16
+
+CLASS_COLOURS = {
+    "background": (48, 48, 48),
+    "disk": (230, 25, 75),
+    "triangle": (60, 180, 75),
+    "square": (255, 225, 25),
+    "cross": (0, 130, 200),
+    "box": (170, 110, 40),
+    "gear": (145, 30, 180),
+    "wire": (245, 130, 48),
+    "boat": (70, 240, 240),
+    "car": (240, 50, 230),
+    "pet": (255, 160, 0),
+}
+"""Palette colour of each class name, the same in every track (background is dark grey)."""
+
+_SPARE_COLOURS = ((128, 128, 0), (0, 128, 128), (250, 190, 212), (128, 0, 0), (170, 255, 195), (0, 0, 128))
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackSpec:
+    """The difficulty knobs of one track. Lengths are fractions of the shorter image side unless
+    the name ends in ``_px``, so a scene looks the same at every image size.
+
+    What is in a scene:
+        shapes: classes told apart by their outline; each is drawn with the shape of the same
+            name (one of :data:`SHAPES`), with colour and texture independent of the class.
+        context_classes: ``()`` or two class names that share the outline ``context_shape``;
+            an object is the first class in scenes with a ``water`` band, the second with ``road``.
+        kind_weights: relative frequency of each entry of ``shapes`` and (as one more entry) of
+            the context objects; ``()`` means equally often.
+        min_objects, max_objects: number of objects per scene, uniform in this range.
+        max_overlap: 0 keeps the bounding circles of solid objects apart, 1 allows any overlap
+            (occlusion); wires may always cross other objects.
+        large_first: draw large objects first so that small ones are not hidden under them;
+            wires are drawn last, over everything.
+
+    Sizes (log-uniform in each range; "size" is the diameter of the circumscribed circle):
+        size_range: for outline shapes; context_size_range: for context objects;
+        gear_size_range, gear_teeth, gear_tooth_depth (fraction of the outer radius);
+        wire_length_range, wire_width_px, wire_amplitude, wire_waves (sine periods along a wire).
+
+    Appearance:
+        min_contrast: least RGB distance between an object's colour and its background colour.
+        texture_strength: amplitude of the blotches on backgrounds (objects are flat: their
+            inside carries no clue about their class or size).
+        shading: strength of the light gradient across the whole image.
+        noise_std: standard deviation of the pixel noise (image values are in [0, 1]).
+
+    Scene cue (only with ``context_classes``):
+        cue_band: width of the band; cue_side: which border (``"any"``: a random side per
+        scene); cue_gap: least distance between the band and any object; cue_strength: 1 gives
+        clearly different bands, 0 identical ones (the cue is gone).
+
+    Labels:
+        ignore_width_px: pixels closer than this to a visible boundary get the mask value 255
+            (0 = exact masks everywhere).
+    """
+
+    shapes: tuple[str, ...] = ("disk", "triangle")
+    context_classes: tuple[str, ...] = ()
+    context_shape: str = "box"
+    kind_weights: tuple[float, ...] = ()
+    min_objects: int = 2
+    max_objects: int = 4
+    max_overlap: float = 0.25
+    large_first: bool = True
+    size_range: tuple[float, float] = (0.0625, 0.5)
+    context_size_range: tuple[float, float] = (0.18, 0.4)
+    gear_size_range: tuple[float, float] = (0.3, 0.6)
+    gear_teeth: tuple[int, int] = (8, 14)
+    gear_tooth_depth: tuple[float, float] = (0.15, 0.3)
+    wire_length_range: tuple[float, float] = (0.5, 1.2)
+    wire_width_px: tuple[float, float] = (1.0, 2.0)
+    wire_amplitude: tuple[float, float] = (0.0, 0.05)
+    wire_waves: tuple[float, float] = (0.0, 1.5)
+    min_contrast: float = 0.3
+    texture_strength: float = 0.08
+    shading: float = 0.25
+    noise_std: float = 0.03
+    cue_band: float = 0.125
+    cue_side: str = "top"
+    cue_gap: float = 0.1
+    cue_strength: float = 1.0
+    ignore_width_px: float = 0.0
+
+    def __post_init__(self):
+        _check_spec(self)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """Class names, index == class id: background, then ``shapes``, then ``context_classes``."""
+        return ("background",) + tuple(self.shapes) + tuple(self.context_classes)
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """What an object can be: each outline class, plus ``"context"`` when the track has a cue."""
+        return tuple(self.shapes) + (("context",) if self.context_classes else ())
+
+    @property
+    def has_cue(self) -> bool:
+        """True when scenes carry a cue band (the track has context classes)."""
+        return bool(self.context_classes)
+
+
+def _check_spec(spec: TrackSpec) -> None:
+    def fail(message):
+        raise ValueError(f"TrackSpec: {message}")
+
+    for name in spec.shapes:
+        if name not in SHAPES:
+            fail(f"unknown shape {name!r} in shapes; allowed: {', '.join(SHAPES)}")
+    if spec.context_classes:
+        if len(spec.context_classes) != len(CUE_KINDS):
+            fail(f"context_classes needs exactly {len(CUE_KINDS)} names (one per cue kind {CUE_KINDS}), "
+                 f"got {spec.context_classes!r}")
+        if spec.context_shape not in SHAPES:
+            fail(f"unknown context_shape {spec.context_shape!r}; allowed: {', '.join(SHAPES)}")
+        if not spec.cue_band > 0:
+            fail("a track with context_classes needs a cue band: set cue_band > 0")
+    classes = spec.classes
+    if len(set(classes)) != len(classes):
+        fail(f"class names must be unique (and not 'background'), got {classes!r}")
+    if not spec.kinds:
+        fail("a track needs at least one shape or context class")
+    if spec.kind_weights and (len(spec.kind_weights) != len(spec.kinds)
+                              or min(spec.kind_weights) < 0 or sum(spec.kind_weights) <= 0):
+        fail(f"kind_weights needs {len(spec.kinds)} non-negative numbers (one per {spec.kinds}), "
+             f"got {spec.kind_weights!r}")
+    if not 0 <= spec.min_objects <= spec.max_objects <= MAX_OBJECTS:
+        fail(f"need 0 <= min_objects <= max_objects <= {MAX_OBJECTS}, got {spec.min_objects}, {spec.max_objects}")
+    for name in ("size_range", "context_size_range", "gear_size_range", "gear_tooth_depth",
+                 "wire_length_range", "wire_width_px", "wire_amplitude", "wire_waves", "gear_teeth"):
+        low, high = getattr(spec, name)
+        if not 0 <= low <= high or (name.endswith("range") and low <= 0):
+            fail(f"{name} must be (low, high) with 0 < low <= high, got {(low, high)!r}")
+    if spec.wire_width_px[0] < 1.0:
+        fail("wire_width_px below 1 pixel would give masks with gaps; use widths >= 1.0")
+    if spec.gear_teeth[0] < 3 or spec.gear_tooth_depth[1] >= 1:
+        fail("a gear needs at least 3 teeth and a tooth depth below 1")
+    for name in ("max_overlap", "cue_strength", "cue_band", "cue_gap"):
+        if not 0 <= getattr(spec, name) <= 1:
+            fail(f"{name} must be between 0 and 1, got {getattr(spec, name)!r}")
+    if spec.cue_side not in CUE_SIDES:
+        fail(f"cue_side must be one of {CUE_SIDES}, got {spec.cue_side!r}")
+    for name in ("min_contrast", "texture_strength", "shading", "noise_std", "ignore_width_px"):
+        if not getattr(spec, name) >= 0:
+            fail(f"{name} must be >= 0, got {getattr(spec, name)!r}")
+    if spec.has_cue and spec.cue_band + spec.cue_gap + max(spec.size_range[1], spec.context_size_range[1]) / 2 > 0.9:
+        fail("cue_band + cue_gap + half the largest object size leaves no room for objects; shrink one of them")
+
+
+TRACK_SPECS = {
+    "shapes": TrackSpec(shapes=("disk", "triangle"), min_objects=2, max_objects=4),
+    "thin": TrackSpec(shapes=("wire", "gear"), min_objects=2, max_objects=4),
+    "context": TrackSpec(shapes=(), context_classes=("boat", "car"), min_objects=1, max_objects=3,
+                         max_overlap=0.0),
+    "mixed": TrackSpec(shapes=("disk", "triangle", "wire", "gear"), context_classes=("boat", "car"),
+                       min_objects=3, max_objects=6, max_overlap=0.15, size_range=(0.0625, 0.4)),
+}
+"""Default :class:`TrackSpec` of each track."""
+
+CLASSES = {track: spec.classes for track, spec in TRACK_SPECS.items()}
+"""Class names of each track, index == class id."""
+
+_PURPOSE = {
+    "shapes": "Only the outline tells the class: colour and texture are drawn from one distribution for "
+              "every class, and sizes go from a few pixels to half the image, so the inside of a large "
+              "object can only be classified by a network whose receptive field covers its outline.",
+    "thin": "Wires one or two pixels wide and gears with small teeth: a network that squeezes everything "
+            "through a coarse (stride 16 or 32) map blurs them away; skip connections bring them back.",
+    "context": "Boats and cars have the same outline; only the band at the border (water or road), far "
+               "from the objects, tells them apart: a global prior such as pyramid pooling helps.",
+    "mixed": "All of the above in one scene (the union of the classes): the leaderboard track.",
+}
+
+
+def check_track(track: str) -> str:
+    """Return ``track`` if it is one of :data:`TRACKS`, else raise a ``ValueError`` naming them."""
+    if track not in TRACKS:
+        raise ValueError(f"Unknown track {track!r}; allowed tracks: {', '.join(TRACKS)}")
+    return track
+
+
+def track_spec(track: str) -> TrackSpec:
+    """The default :class:`TrackSpec` of ``track`` (one of :data:`TRACKS`)."""
+    return TRACK_SPECS[check_track(track)]
+
+
+def palette(classes: tuple[str, ...]) -> list[tuple[int, int, int]]:
+    """One distinct ``(r, g, b)`` colour (ints 0..255) per class name, background dark grey."""
+    colours, spare = [], iter(_SPARE_COLOURS)
+    for name in classes:
+        colour = CLASS_COLOURS.get(name)
+        while colour is None or colour in colours:
+            colour = next(spare, None) or _hashed_colour(name, len(colours))
+        colours.append(colour)
+    return colours
+
+
+def _hashed_colour(name: str, salt: int) -> tuple[int, int, int]:
+    value = sum((i + 1) * ord(c) for i, c in enumerate(name)) + 97 * salt
+    return tuple(int(64 + (value * k) % 192) for k in (37, 59, 83))
+
+
+def describe(track: str, spec: TrackSpec | None = None) -> str:
+    """A short text for learners: what ``track`` is for, its classes and its main knobs."""
+    spec = spec or track_spec(track)
+    low, high = spec.size_range
+    lines = [
+        f"track {track!r}: {_PURPOSE[check_track(track)]}",
+        f"classes ({len(spec.classes)}): {', '.join(spec.classes)}",
+        f"objects per scene: {spec.min_objects} to {spec.max_objects}; outline sizes {low:.3g} to {high:.3g} "
+        f"of the image side (log-uniform)",
+    ]
+    if spec.has_cue:
+        pairs = ", ".join(f"{name} on {kind}" for name, kind in zip(spec.context_classes, CUE_KINDS, strict=True))
+        lines.append(f"scene cue: a band at the {spec.cue_side} border ({pairs}), at least "
+                     f"{spec.cue_gap:.3g} of the image side away from every object")
+    return "\n".join(lines)
+
+
+SIZE_BUCKETS = ("small", "medium", "large")
+SIZE_BUCKET_EDGES = (0.1875, 0.375)
+"""Object size (larger side of its full bounding box / shorter image side) where the medium and
+the large bucket start: at 64 px, small < 12 px <= medium < 24 px <= large."""

@@ -1,0 +1,110 @@
+"""Joint image + mask transforms: the same flip, crop and resize for both, masks resized with NEAREST.
+
+Built on ``torchvision.transforms.v2``: the image is wrapped as a ``tv_tensors.Image`` and the
+mask as a ``tv_tensors.Mask``, so one random draw is applied to both and masks are never
+interpolated (a mask pixel stays a class id). Usable on synthetic scenes and on photos::
+
+    from segedu.data.transforms import train_transforms, eval_transforms
+    train = SyntheticScenes("train", transform=train_transforms(flip=True))
+    pets = OxfordPets(root, transform=train_transforms(128, crop_scale=(0.5, 1.0)))
+
+Random crops change object sizes: fine for photos, off by default for synthetic scenes, whose
+size buckets describe the objects as drawn.
+"""
+
+from __future__ import annotations
+
+import torch
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as TF
+
+
+def _pair(size) -> tuple[int, int] | None:
+    if size is None:
+        return None
+    if isinstance(size, int) and not isinstance(size, bool) and size > 0:
+        return (size, size)
+    if (isinstance(size, (tuple, list)) and len(size) == 2
+            and all(isinstance(side, int) and not isinstance(side, bool) and side > 0 for side in size)):
+        return (int(size[0]), int(size[1]))
+    raise ValueError(f"size must be a positive int, a (height, width) pair of them, or None; got {size!r}")
+
+
+def as_image(image) -> tv_tensors.Image:
+    """A ``tv_tensors.Image`` from a ``3 x H x W`` tensor (float in [0, 1] or uint8) or a PIL image."""
+    if isinstance(image, torch.Tensor):
+        if image.dim() != 3:
+            raise ValueError(f"image must be C x H x W, got shape {tuple(image.shape)}")
+        return tv_tensors.Image(image)
+    return tv_tensors.Image(TF.pil_to_tensor(image))
+
+
+def as_mask(mask) -> tv_tensors.Mask:
+    """A ``tv_tensors.Mask`` from an ``H x W`` tensor of class ids or a PIL image (mode L or P)."""
+    if isinstance(mask, torch.Tensor):
+        if mask.dim() != 2 or mask.is_floating_point():
+            raise ValueError(f"mask must be an H x W tensor of integer class ids, got {mask.dtype} "
+                             f"of shape {tuple(mask.shape)}")
+        return tv_tensors.Mask(mask)
+    return tv_tensors.Mask(TF.pil_to_tensor(mask)[0])
+
+
+class JointTransform:
+    """Apply a ``torchvision.transforms.v2`` transform to an ``(image, mask)`` pair.
+
+    Call with ``(image, mask)``: image ``3 x H x W`` (float in [0, 1], uint8, or PIL), mask
+    ``H x W`` (integer tensor or PIL). Returns plain tensors: image float32 ``3 x H' x W'`` in
+    [0, 1], mask ``H' x W'`` with the input's integer dtype (int64 for PIL masks).
+    """
+
+    def __init__(self, transform):
+        self.transform = transform
+
+    def __call__(self, image, mask):
+        image, mask = self.transform(as_image(image), as_mask(mask))
+        image = image.as_subclass(torch.Tensor)
+        if not image.is_floating_point():
+            image = image.float() / 255.0
+        mask = mask.as_subclass(torch.Tensor)
+        return image, (mask.long() if mask.dtype == torch.uint8 else mask)
+
+    def __repr__(self) -> str:
+        return f"JointTransform({self.transform!r})"
+
+
+def train_transforms(size=None, flip: bool = True, crop_scale: tuple[float, float] | None = None,
+                     crop_ratio: tuple[float, float] = (3 / 4, 4 / 3), vertical_flip: bool = False) -> JointTransform:
+    """Random augmentation for training.
+
+    Args:
+        size: output size (int or ``(height, width)``); ``None`` keeps the input size (only
+            allowed without ``crop_scale``).
+        flip: random horizontal flips (probability 0.5).
+        crop_scale: if given, e.g. ``(0.5, 1.0)``, a random crop of that fraction of the area
+            (aspect ratio in ``crop_ratio``) resized to ``size``. Off by default: it changes
+            object sizes, which the synthetic tracks control on purpose.
+        vertical_flip: random vertical flips too.
+    """
+    size = _pair(size)
+    steps = []
+    if crop_scale is not None:
+        if size is None:
+            raise ValueError("train_transforms: crop_scale needs an output size, e.g. train_transforms(128, ...)")
+        low, high = crop_scale
+        if not 0 < low <= high <= 1:
+            raise ValueError(f"crop_scale must be (low, high) with 0 < low <= high <= 1, got {crop_scale!r}")
+        steps.append(v2.RandomResizedCrop(size, scale=crop_scale, ratio=crop_ratio, antialias=True))
+    elif size is not None:
+        steps.append(v2.Resize(size, antialias=True))
+    if flip:
+        steps.append(v2.RandomHorizontalFlip())
+    if vertical_flip:
+        steps.append(v2.RandomVerticalFlip())
+    return JointTransform(v2.Compose(steps))
+
+
+def eval_transforms(size=None) -> JointTransform:
+    """Deterministic preprocessing for evaluation: resize to ``size`` (image antialiased, mask nearest)."""
+    size = _pair(size)
+    return JointTransform(v2.Compose([v2.Resize(size, antialias=True)] if size is not None else []))
