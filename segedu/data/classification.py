@@ -64,6 +64,10 @@ class SyntheticClassification(SyntheticScenes):
             image = self.transform(image)
         return image, chunk.labels[row]
 
+    def __getitems__(self, indices) -> list:
+        """The items ``indices``, as ``DataLoader`` asks for a batch."""
+        return [self[index] for index in indices]
+
     def batch(self, indices) -> dict[str, torch.Tensor]:
         """``{"image": N x 3 x H x W, "label": N}`` for ``indices``, without the transform."""
         located = [self._locate(index) for index in indices]

@@ -101,10 +101,10 @@ def train_transforms(size=None, flip: bool = True, crop_scale: tuple[float, floa
         steps.append(v2.RandomHorizontalFlip())
     if vertical_flip:
         steps.append(v2.RandomVerticalFlip())
-    return JointTransform(v2.Compose(steps))
+    return JointTransform(v2.Compose(steps) if steps else v2.Identity())
 
 
 def eval_transforms(size=None) -> JointTransform:
     """Deterministic preprocessing for evaluation: resize to ``size`` (image antialiased, mask nearest)."""
     size = _pair(size)
-    return JointTransform(v2.Compose([v2.Resize(size, antialias=True)] if size is not None else []))
+    return JointTransform(v2.Resize(size, antialias=True) if size is not None else v2.Identity())
