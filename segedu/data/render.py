@@ -3,7 +3,7 @@
 A batch of scenes is drawn at once, vectorised over scenes and objects, on an image cut into
 8 x 8 **tiles** (an image is stored as ``rows * cols`` tiles of ``3 x 8 x 8``):
 
-1. Background: a colour plus smooth blotches cut from a fixed texture atlas.
+1. Background: a colour plus one of a few fixed fields of smooth random blotches.
 2. The cue band (where the track has one), then the objects, with the painter's algorithm:
    each is drawn over what is already there. An object is evaluated only on the tiles it
    can touch, so a small object costs a few tiles, not the whole image. On a tile, its signed
@@ -51,10 +51,13 @@ NOISE_BANK_SIZE = 2**21
 """Pixel noise is read from a fixed bank of this many normal numbers at a random offset per scene:
 much cheaper than drawing fresh noise, and the same in every process."""
 
-ATLAS_SCALE, ATLAS_CELLS = 4, 4
-"""Background blotches are cut from an atlas ATLAS_SCALE times the image in each direction (half
-that above 128 x 128 pixels): random colours on a grid of ATLAS_CELLS cells per image side,
-smoothly (bicubically) interpolated."""
+BLOTCH_FIELDS, BLOTCH_CELLS, BLOTCH_MEMORY = 64, 4, 2**23
+"""Background blotches: one of BLOTCH_FIELDS fixed fields per image size (fewer if they would take
+more than BLOTCH_MEMORY values), each random colours on a grid of BLOTCH_CELLS cells per image
+side, smoothly (bicubically) interpolated."""
+
+NOISE_STEP = 64
+"""Pixel noise is read from the bank at offsets that are multiples of this."""
 
 WAVE_PERIOD, WIGGLE_PERIOD, DASH_PERIOD, DASH_HALF_WIDTH = 0.05, 0.3, 0.12, 0.012
 """Patterns of the cue bands (fractions of the shorter side): waves on water, dashes on a road."""
@@ -81,17 +84,19 @@ def noise_bank(scale: float = 1.0, shift: float = 0.0) -> torch.Tensor:
     return _cache[key]
 
 
-def blotch_atlas(rows: int, cols: int, scale: int) -> torch.Tensor:
-    """Smooth random colours in [-1, 1] for images of ``rows x cols`` tiles (shorter side ``scale``
-    pixels), in tile layout: ``(ATLAS_SCALE * rows) x (ATLAS_SCALE * cols) x 3 x TILE x TILE``."""
-    key = ("atlas", rows, cols, scale)
+def blotch_fields(height: int, width: int) -> torch.Tensor:
+    """The fixed smooth random colour fields that backgrounds are made of, values in [-1, 1], in tile
+    layout: ``fields x (rows * cols) x 3 x TILE x TILE`` (at most ``BLOTCH_FIELDS``, fewer for large
+    images so that they fit in ``BLOTCH_MEMORY`` values). Made once per image size."""
+    key = ("blotches", height, width)
     if key not in _cache:
-        factor = ATLAS_SCALE if rows * cols <= (128 // TILE) ** 2 else ATLAS_SCALE // 2
-        height, width = factor * rows * TILE, factor * cols * TILE
-        cells = (max(2, round(height * ATLAS_CELLS / scale)), max(2, round(width * ATLAS_CELLS / scale)))
-        grid = torch.rand(1, 3, *cells, generator=torch.Generator().manual_seed(20160612)) * 2 - 1
-        atlas = F.interpolate(grid, size=(height, width), mode="bicubic", align_corners=False)[0].clamp_(-1, 1)
-        _cache[key] = to_tiles(atlas[None]).view(height // TILE, width // TILE, 3, TILE, TILE)
+        rows, cols = -(-height // TILE), -(-width // TILE)
+        count = max(4, min(BLOTCH_FIELDS, BLOTCH_MEMORY // (3 * rows * cols * TILE * TILE)))
+        scale = min(height, width)
+        cells = (max(2, round(rows * TILE * BLOTCH_CELLS / scale)), max(2, round(cols * TILE * BLOTCH_CELLS / scale)))
+        grid = torch.rand(count, 3, *cells, generator=torch.Generator().manual_seed(20160612)) * 2 - 1
+        fields = F.interpolate(grid, size=(rows * TILE, cols * TILE), mode="bicubic", align_corners=False)
+        _cache[key] = to_tiles(fields.clamp_(-1, 1)).view(count, rows * cols, 3, TILE, TILE)
     return _cache[key]
 
 
@@ -301,7 +306,7 @@ def _draw_block(params: SceneParams, first: int, height: int, width: int, pairs:
     and rounding."""
     n, k = params.active.shape
     rows, cols = -(-height // TILE), -(-width // TILE)
-    tiles = _background(params, rows, cols, min(height, width))  # (n * rows * cols) x 3 x T x T
+    tiles = _background(params, height, width)  # (n * rows * cols) x 3 x T x T
     labels = torch.zeros(n * rows * cols, 1, TILE, TILE)
     ignored = torch.zeros(n * rows * cols, 1, TILE, TILE, dtype=torch.bool) if ignore_width_px > 0 else None
     band = _cue_band(params, height, width)
@@ -332,16 +337,12 @@ def _draw_block(params: SceneParams, first: int, height: int, width: int, pairs:
     from_tiles(to_uint8(labels), n, rows, cols, masks[:, None])
 
 
-def _background(params: SceneParams, rows: int, cols: int, scale: int) -> torch.Tensor:
-    """Background colour plus blotches cut from the atlas: ``(N * rows * cols) x 3 x TILE x TILE``."""
-    n = params.num_scenes
-    tiles = torch.empty(n, rows, cols, 3, TILE, TILE)
-    atlas = blotch_atlas(rows, cols, scale)
-    room = torch.tensor([atlas.shape[0] - rows + 1, atlas.shape[1] - cols + 1])
-    offsets = (params.blotch_offset * room).long().tolist()
-    for i, ((top, left), strength) in enumerate(zip(offsets, params.blotch_strength.tolist(), strict=True)):
-        crop = atlas[top:top + rows, left:left + cols]
-        torch.add(params.background[i].view(3, 1, 1), crop, alpha=strength, out=tiles[i])
+def _background(params: SceneParams, height: int, width: int) -> torch.Tensor:
+    """Background colour plus one of the blotch fields: ``(N * rows * cols) x 3 x TILE x TILE``."""
+    fields = blotch_fields(height, width)
+    chosen = (params.blotch * len(fields)).long().clamp(max=len(fields) - 1)
+    colour = params.background.view(-1, 1, 3, 1, 1)
+    tiles = torch.addcmul(colour, fields.index_select(0, chosen), params.blotch_strength.view(-1, 1, 1, 1, 1))
     return tiles.view(-1, 3, TILE, TILE)
 
 
@@ -404,12 +405,11 @@ def _finish(tiles: torch.Tensor, params: SceneParams, height: int, width: int) -
     unit_y = ((grid["y"] - height / 2) / scale).view(1, -1, 1, TILE, TILE)
     light_x, light_y = (params.light[:, i].view(n, 1, 1, 1, 1) * 255 for i in (0, 1))
     light = (unit_x * light_x).add_(unit_y * light_y).add_(255)  # 255 times the light: n x tiles x 1 x T x T
-    scenes = tiles.view(n, -1, 3, TILE, TILE)
-    values = scenes[0].numel()
-    offsets = (params.noise_offset * (NOISE_BANK_SIZE - values)).long().tolist()
-    for i, (offset, std) in enumerate(zip(offsets, params.noise_std.tolist(), strict=True)):
-        noise = noise_bank(255 * std, 0.5)[offset:offset + values].view_as(scenes[i])
-        torch.addcmul(noise, scenes[i], light[i], out=scenes[i])  # light * colour + noise
+    scenes = tiles.view(n, -1, 3, TILE, TILE).mul_(light).view(n, -1)
+    std = float(params.noise_std[0]) if n else 0.0  # the same for every scene of a track
+    windows = noise_bank(255 * std, 0.5).unfold(0, scenes.shape[1], NOISE_STEP)  # a view: windows x values
+    chosen = (params.noise_offset * len(windows)).long().clamp(max=len(windows) - 1)
+    scenes.add_(windows.index_select(0, chosen))
     tiles.clamp_(0, 255.5)
 
 

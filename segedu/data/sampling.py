@@ -41,12 +41,11 @@ class SceneParams:
     ``box_u``, ``box_v`` (half-sizes of a box around the object in its own frame, fraction of the
     shorter side, not counting a wire's width), ``colour`` (``N x K x 3``).
 
-    Per scene (``N``): ``background`` (``N x 3``), ``blotch_strength``, ``blotch_offset`` (``N x 2``,
-    fractions of the image height and width into the blotch atlas), ``light`` (``N x 2``: gradient
-    of the lighting), ``cue`` (-1 without a band, else 0 = water, 1 = road),
+    Per scene (``N``): ``background`` (``N x 3``), ``blotch_strength``, ``blotch`` (which blotch field,
+    as a fraction of their number), ``light`` (``N x 2``: gradient of the lighting), ``cue`` (-1 without a band, else 0 = water, 1 = road),
     ``cue_side`` (index into top, bottom, left, right), ``band_width`` (fraction of the shorter side),
     ``band_colour`` (``N x 3``), ``band_pattern`` (contrast of the band's pattern), ``band_phase``,
-    ``noise_std``, ``noise_offset`` (fraction into the noise bank).
+    ``noise_std`` (the same for all scenes), ``noise_offset`` (fraction into the noise bank).
     """
 
     active: torch.Tensor
@@ -70,7 +69,7 @@ class SceneParams:
     colour: torch.Tensor
     background: torch.Tensor
     blotch_strength: torch.Tensor
-    blotch_offset: torch.Tensor
+    blotch: torch.Tensor
     light: torch.Tensor
     cue: torch.Tensor
     cue_side: torch.Tensor
@@ -162,7 +161,7 @@ def sample_scenes(spec: TrackSpec, generator: torch.Generator, num_scenes: int) 
     colour = _with_contrast(uniform(n, k, 3, low=0.05, high=0.95), background[:, None], spec.min_contrast,
                             uniform(n, k, 3, low=-1, high=1))
     blotch_strength = uniform(n, low=0.5, high=1.5) * spec.texture_strength
-    blotch_offset = uniform(n, 2)
+    blotch = uniform(n)
     light_angle = uniform(n, high=2 * math.pi)
     light = torch.stack([light_angle.cos(), light_angle.sin()], -1) * uniform(n, 1, high=spec.shading)
     # The cue band: its kind's colour, pulled towards the average of the kinds as cue_strength drops.
@@ -179,7 +178,7 @@ def sample_scenes(spec: TrackSpec, generator: torch.Generator, num_scenes: int) 
         width_px=width_px, size=torch.zeros(n, k), bucket=torch.zeros(n, k, dtype=torch.long),
         box_u=torch.zeros(n, k), box_v=torch.zeros(n, k), colour=colour,
         background=background, blotch_strength=blotch_strength,
-        blotch_offset=blotch_offset, light=light, cue=cue,
+        blotch=blotch, light=light, cue=cue,
         cue_side=cue_side, band_width=torch.full((n,), spec.cue_band if spec.has_cue else 0.0),
         band_colour=band_colour, band_pattern=torch.full((n,), BAND_PATTERN * spec.cue_strength),
         band_phase=band_phase, noise_std=torch.full((n,), spec.noise_std), noise_offset=noise_offset,
