@@ -295,6 +295,8 @@ def test_batch_matches_items_and_adds_size_buckets():
         assert torch.equal(batch["image"][row], image) and torch.equal(batch["mask"][row], mask)
         assert torch.equal(batch["size_bucket"][row], dataset.size_buckets(index))
     assert set(batch["size_bucket"].unique().tolist()) <= {0, 1, 2, IGNORE_INDEX}
+    for (image, mask), index in zip(dataset.__getitems__([4, 9, 0]), [4, 9, 0], strict=True):  # DataLoader's way
+        assert torch.equal(image, dataset[index][0]) and torch.equal(mask, dataset[index][1])
 
 
 # -- bad input -------------------------------------------------------------------------------------

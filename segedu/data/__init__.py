@@ -1,12 +1,14 @@
 """Data for the course: synthetic scenes with exact masks, real photographs, joint transforms.
 
 * :class:`SyntheticScenes`: the default data, drawn in memory (tracks ``mixed``, ``shapes``,
-  ``thin``, ``context``; see :func:`describe`).
-* :class:`SyntheticClassification`: image-level labels from the same generator, for pretraining.
-* :class:`OxfordPets`: real photos with pet / background / border trimaps (needs the dataset).
+  ``thin``, ``context``; :func:`describe` says what each is for).
+* :class:`SyntheticClassification`: one label per image from the same generator, for pretraining.
+* :class:`OxfordPets`: real photos with pet / background / border masks (needs the dataset).
 * :mod:`segedu.data.transforms`: ``train_transforms`` and ``eval_transforms`` for (image, mask) pairs.
+* ``python -m segedu.data.bench``: scenes per second, as a ``DataLoader`` delivers them.
 """
 
+from segedu.data.classification import SyntheticClassification
 from segedu.data.scenes import CACHE, SPLITS, SyntheticScenes
 from segedu.data.tracks import (
     CLASS_COLOURS,
@@ -24,5 +26,15 @@ from segedu.data.tracks import (
 
 __all__ = [
     "CACHE", "CLASS_COLOURS", "CLASSES", "IGNORE_INDEX", "SIZE_BUCKET_EDGES", "SIZE_BUCKETS", "SPLITS",
-    "TRACK_SPECS", "TRACKS", "SyntheticScenes", "TrackSpec", "describe", "palette", "track_spec",
+    "TRACK_SPECS", "TRACKS", "DatasetNotAvailable", "OxfordPets", "SyntheticClassification", "SyntheticScenes",
+    "TrackSpec", "describe", "palette", "track_spec",
 ]
+
+
+def __getattr__(name):
+    # The photo loader needs torchvision, which takes a while to import: load it when first used.
+    if name in ("OxfordPets", "DatasetNotAvailable"):
+        from segedu.data import pets
+
+        return getattr(pets, name)
+    raise AttributeError(f"module 'segedu.data' has no attribute {name!r}")

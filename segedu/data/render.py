@@ -21,14 +21,26 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
 from segedu.data import shapes as shape_sdfs
 from segedu.data.sampling import SceneParams
+from segedu.data.tiles import (
+    BAND_PHASES,
+    GRID_X,
+    GRID_Y,
+    MAX_SIDE,
+    NOISE_STEP,
+    TILE,
+    band_templates,
+    blotch_fields,
+    from_tiles,
+    keep_freed_memory,
+    noise_bank,
+    tile_coordinates,
+    tiles_of,
+    to_uint8,
+)
 from segedu.data.tracks import IGNORE_INDEX, SHAPES
-
-TILE = 8
-"""Side of the square tiles that objects are rendered on, in pixels."""
 
 TILE_REACH = (TILE - 1) / math.sqrt(2) + 1.0
 """An object can change a tile's pixels only if its bounding box is closer than this to the tile's
@@ -44,120 +56,9 @@ BLOCK_PIXELS = 32 * 64 * 64
 """Within a pass, images are drawn in blocks of this many pixels (32 scenes at 64 x 64), small
 enough for the CPU cache: the image passes over them are limited by memory speed otherwise."""
 
-MAX_SIDE = 512
-"""Largest image side (the noise bank holds 3 x 512 x 512 values twice)."""
-
-NOISE_BANK_SIZE = 2**21
-"""Pixel noise is read from a fixed bank of this many normal numbers at a random offset per scene:
-much cheaper than drawing fresh noise, and the same in every process."""
-
-BLOTCH_FIELDS, BLOTCH_CELLS, BLOTCH_MEMORY = 64, 4, 2**23
-"""Background blotches: one of BLOTCH_FIELDS fixed fields per image size (fewer if they would take
-more than BLOTCH_MEMORY values), each random colours on a grid of BLOTCH_CELLS cells per image
-side, smoothly (bicubically) interpolated."""
-
-NOISE_STEP = 64
-"""Pixel noise is read from the bank at offsets that are multiples of this."""
-
-WAVE_PERIOD, WIGGLE_PERIOD, DASH_PERIOD, DASH_HALF_WIDTH = 0.05, 0.3, 0.12, 0.012
-"""Patterns of the cue bands (fractions of the shorter side): waves on water, dashes on a road."""
-
-BAND_PHASES = 8
-"""The band patterns are made once per image size, at this many shifts (phases)."""
-
 OBJECT_COLUMNS = ("x", "y", "angle", "cos", "sin", "radius", "aspect", "teeth", "depth", "amplitude", "waves",
                   "phase", "width", "box_u", "box_v", "reach", "red", "green", "blue", "label", "shape")
 """Columns of the per-object table built by :func:`object_table` (lengths in pixels)."""
-
-_CENTRES = torch.arange(TILE) + 0.5  # pixel centres within a tile
-_GRID_X = _CENTRES.view(1, 1, TILE).expand(1, TILE, TILE).contiguous()
-_GRID_Y = _CENTRES.view(1, TILE, 1).expand(1, TILE, TILE).contiguous()
-_cache: dict = {}
-
-
-def noise_bank(scale: float = 1.0, shift: float = 0.0) -> torch.Tensor:
-    """``NOISE_BANK_SIZE`` fixed standard normal numbers times ``scale`` plus ``shift`` (made on first use)."""
-    key = ("noise", scale, shift)
-    if key not in _cache:
-        bank = torch.randn(NOISE_BANK_SIZE, generator=torch.Generator().manual_seed(20230618))
-        _cache[key] = bank.mul_(scale).add_(shift)
-    return _cache[key]
-
-
-def blotch_fields(height: int, width: int) -> torch.Tensor:
-    """The fixed smooth random colour fields that backgrounds are made of, values in [-1, 1], in tile
-    layout: ``fields x (rows * cols) x 3 x TILE x TILE`` (at most ``BLOTCH_FIELDS``, fewer for large
-    images so that they fit in ``BLOTCH_MEMORY`` values). Made once per image size."""
-    key = ("blotches", height, width)
-    if key not in _cache:
-        rows, cols = -(-height // TILE), -(-width // TILE)
-        count = max(4, min(BLOTCH_FIELDS, BLOTCH_MEMORY // (3 * rows * cols * TILE * TILE)))
-        scale = min(height, width)
-        cells = (max(2, round(rows * TILE * BLOTCH_CELLS / scale)), max(2, round(cols * TILE * BLOTCH_CELLS / scale)))
-        grid = torch.rand(count, 3, *cells, generator=torch.Generator().manual_seed(20160612)) * 2 - 1
-        fields = F.interpolate(grid, size=(rows * TILE, cols * TILE), mode="bicubic", align_corners=False)
-        _cache[key] = to_tiles(fields.clamp_(-1, 1)).view(count, rows * cols, 3, TILE, TILE)
-    return _cache[key]
-
-
-def tile_coordinates(height: int, width: int) -> dict[str, torch.Tensor]:
-    """Per-pixel coordinates in tile layout (``rows * cols x TILE x TILE``), in pixels: ``x``, ``y``
-    (pixel centres), and ``across``, ``along`` (``4 x ...``: distance from, and position along,
-    the top, bottom, left and right border)."""
-    key = ("coordinates", height, width)
-    if key not in _cache:
-        rows, cols = -(-height // TILE), -(-width // TILE)
-        x = (torch.arange(cols * TILE) + 0.5).view(1, 1, 1, cols * TILE).expand(1, 1, rows * TILE, cols * TILE)
-        y = (torch.arange(rows * TILE) + 0.5).view(1, 1, rows * TILE, 1).expand(1, 1, rows * TILE, cols * TILE)
-        x, y = to_tiles(x.contiguous())[:, 0], to_tiles(y.contiguous())[:, 0]
-        _cache[key] = {"x": x, "y": y, "across": torch.stack([y, height - y, x, width - x]),
-                       "along": torch.stack([x, x, y, y])}
-    return _cache[key]
-
-
-def to_tiles(image: torch.Tensor) -> torch.Tensor:
-    """``N x C x H x W`` (H, W multiples of TILE) -> ``(N * rows * cols) x C x TILE x TILE``, row-major tiles."""
-    n, c, h, w = image.shape
-    tiles = image.view(n, c, h // TILE, TILE, w // TILE, TILE).permute(0, 2, 4, 1, 3, 5)
-    return tiles.reshape(-1, c, TILE, TILE)
-
-
-def from_tiles(tiles: torch.Tensor, n: int, rows: int, cols: int, out: torch.Tensor) -> torch.Tensor:
-    """Copy ``(n * rows * cols) x C x TILE x TILE`` tiles into ``out`` (``n x C x H x W``, cropping the
-    padding, converting the dtype) and return ``out``."""
-    c, height, width = out.shape[1:]
-    if TILE == 8 and tiles.dtype == out.dtype == torch.uint8 and (height, width) == (rows * TILE, cols * TILE):
-        # A tile row of 8 uint8 pixels is one 64-bit word: moving words instead of bytes makes
-        # this reordering several times faster.
-        words = tiles.reshape(n, rows, cols, c, TILE, TILE).view(torch.int64)  # n x rows x cols x C x TILE x 1
-        out.view(n, c, rows, TILE, cols, TILE).view(torch.int64).copy_(words.permute(0, 3, 1, 4, 2, 5))
-        return out
-    image = tiles.view(n, rows, cols, c, TILE, TILE).permute(0, 3, 1, 4, 2, 5)
-    if height == rows * TILE and width == cols * TILE:
-        out.view(n, c, rows, TILE, cols, TILE).copy_(image)
-    else:
-        out.copy_(image.reshape(n, c, rows * TILE, cols * TILE)[..., :height, :width])
-    return out
-
-
-def to_uint8(values: torch.Tensor) -> torch.Tensor:
-    """Float values in [0, 256) to ``uint8`` (rounding down), via int32: much faster than directly."""
-    return values.to(torch.int32).to(torch.uint8)
-
-
-def _keep_freed_memory() -> None:
-    """Let the C allocator keep freed blocks of up to 30 MB for reuse, once per process.
-
-    Rendering allocates and frees many blocks of a few MB. By default glibc hands freed blocks
-    above 128 kB back to the operating system, so that every chunk of scenes has to get fresh
-    pages from it again (page faults: up to a third of the rendering time in a virtual
-    machine). glibc raises that limit to the size of the largest block freed so far (at most
-    32 MB): freeing one large, never used block once is enough. Elsewhere this costs nothing.
-    """
-    if "allocator" not in _cache:
-        _cache["allocator"] = True
-        block = torch.empty(30 * 2**20, dtype=torch.uint8)
-        del block
 
 
 def render_scenes(params: SceneParams, height: int, width: int, ignore_width_px: float = 0.0,
@@ -169,7 +70,7 @@ def render_scenes(params: SceneParams, height: int, width: int, ignore_width_px:
     object on every tile (slow; the result is the same, which the tests check).
     """
     check_image_size(height, width)
-    _keep_freed_memory()
+    keep_freed_memory()
     per_pass = max(1, PASS_PIXELS // (height * width))
     images = torch.empty(params.num_scenes, 3, height, width, dtype=torch.uint8)
     masks = torch.empty(params.num_scenes, height, width, dtype=torch.uint8)
@@ -200,8 +101,8 @@ def object_table(params: SceneParams, height: int, width: int) -> torch.Tensor:
         "amplitude": params.amplitude * scale, "waves": params.waves, "phase": params.phase,
         "width": params.width_px, "box_u": params.box_u * scale + wire_margin,
         "box_v": params.box_v * scale + wire_margin, "reach": reach, "red": params.colour[..., 0],
-        "green": params.colour[..., 1],
-        "blue": params.colour[..., 2], "label": params.label.float(), "shape": params.shape.float(),
+        "green": params.colour[..., 1], "blue": params.colour[..., 2], "label": params.label.float(),
+        "shape": params.shape.float(),
     }
     return torch.stack([columns[name] for name in OBJECT_COLUMNS], -1)
 
@@ -244,8 +145,8 @@ def pixel_offsets(origin: torch.Tensor, obj: Columns) -> tuple[torch.Tensor, tor
     """Offsets ``dx, dy`` (``P x TILE x TILE``) of the pixel centres of tiles at ``origin`` (``P x 2``)
     from the objects' centres. Pixel centres are computed first (exact in float), so a pixel gets
     the same offsets whatever tile or batch it is computed in."""
-    dx = (origin[:, 0].view(-1, 1, 1) + _GRID_X).sub_(obj["x"])
-    dy = (origin[:, 1].view(-1, 1, 1) + _GRID_Y).sub_(obj["y"])
+    dx = (origin[:, 0].view(-1, 1, 1) + GRID_X).sub_(obj["x"])
+    dy = (origin[:, 1].view(-1, 1, 1) + GRID_Y).sub_(obj["y"])
     return dx, dy
 
 
@@ -281,7 +182,7 @@ def _render_pass(params: SceneParams, height: int, width: int, ignore_width_px: 
     """Signed distances of every (object, tile) pair of the pass at once, then the drawing, one
     block of scenes at a time (small enough for the CPU cache)."""
     n, k = params.active.shape
-    rows, cols = -(-height // TILE), -(-width // TILE)
+    rows, cols = tiles_of(height, width)
     block = max(1, BLOCK_PIXELS // (height * width))
     table = object_table(params, height, width)
     slot, scene, tile, origin = object_pairs(params.active, table, rows, cols, cull, block)
@@ -305,14 +206,11 @@ def _draw_block(params: SceneParams, first: int, height: int, width: int, pairs:
     cue band, objects (``pairs``: their (object, tile) pairs) in drawing order, then light, noise
     and rounding."""
     n, k = params.active.shape
-    rows, cols = -(-height // TILE), -(-width // TILE)
+    rows, cols = tiles_of(height, width)
     tiles = _background(params, height, width)  # (n * rows * cols) x 3 x T x T
     labels = torch.zeros(n * rows * cols, 1, TILE, TILE)
     ignored = torch.zeros(n * rows * cols, 1, TILE, TILE, dtype=torch.bool) if ignore_width_px > 0 else None
-    band = _cue_band(params, height, width)
-    if band is not None:  # drawn first, labelled background
-        index = band["scene"] * (rows * cols) + band["tile"]
-        tiles.index_copy_(0, index, torch.lerp(tiles.index_select(0, index), band["paint"], band["coverage"]))
+    _draw_cue_band(tiles, params, height, width)  # first, like an object under all others, but background
 
     tile_index = (pairs["scene"] - first) * (rows * cols) + pairs["tile"]
     start = 0
@@ -346,51 +244,25 @@ def _background(params: SceneParams, height: int, width: int) -> torch.Tensor:
     return tiles.view(-1, 3, TILE, TILE)
 
 
-def band_templates(height: int, width: int, band_width: float) -> list[tuple[torch.Tensor, ...]]:
-    """For each border (top, bottom, left, right): the tiles a cue band of ``band_width`` touches
-    (``B``), its coverage of their pixels (``B x 1 x T x T``), and its pattern (``2 kinds x
-    BAND_PHASES x B x 1 x T x T``, in [-1, 1]): waves on water, a dashed centre line on a road."""
-    key = ("band", height, width, band_width)
-    if key not in _cache:
-        scale, grid = min(height, width), tile_coordinates(height, width)
-        edge, templates = band_width * scale, []
-        for side in range(4):
-            tiles = (grid["across"][side].amin((1, 2)) < edge + 0.5).nonzero()[:, 0]
-            across, along = grid["across"][side, tiles] / scale, grid["along"][side, tiles] / scale  # B x T x T
-            coverage = (0.5 - (across * scale - edge)).clamp_(0, 1).unsqueeze(1)
-            phase = (torch.arange(BAND_PHASES) / BAND_PHASES).view(-1, 1, 1, 1)
-            waves = across / WAVE_PERIOD + 0.3 * torch.sin(along * (2 * math.pi / WIGGLE_PERIOD) + 2 * math.pi * phase)
-            waves = 4 * (waves - waves.round()).abs() - 1  # triangle wave in [-1, 1]
-            dashes = along / DASH_PERIOD + phase
-            on_line = ((across - band_width / 2).abs() < DASH_HALF_WIDTH) & (dashes - dashes.floor() < 0.5)
-            dashes = torch.where(on_line, 1.0, -0.2)
-            templates.append((tiles, coverage, torch.stack([waves, dashes]).unsqueeze(3)))
-        _cache[key] = templates
-    return _cache[key]
-
-
-def _cue_band(params: SceneParams, height: int, width: int) -> dict | None:
-    """The cue band of every scene that has one, drawn like an object whose signed distance is the
-    distance from the border minus the band's width: ``{"scene", "tile", "coverage", "paint"}`` for
-    each (scene, tile) pair it touches; None when no scene has a band."""
+def _draw_cue_band(tiles: torch.Tensor, params: SceneParams, height: int, width: int) -> None:
+    """Draw the cue band of every scene that has one onto ``tiles`` (``N * rows * cols x 3 x T x T``),
+    like an object whose signed distance is the distance from the border minus the band's width."""
     with_band = params.cue >= 0
     if not with_band.any():
-        return None
+        return
+    rows, cols = tiles_of(height, width)
     templates = band_templates(height, width, float(params.band_width[with_band][0]))
-    scenes, tiles, coverages, paints = [], [], [], []
     for side, (side_tiles, coverage, patterns) in enumerate(templates):
-        chosen = (with_band & (params.cue_side == side)).nonzero()[:, 0]
-        if len(chosen) == 0 or len(side_tiles) == 0:
+        scenes = (with_band & (params.cue_side == side)).nonzero()[:, 0]
+        if len(scenes) == 0 or len(side_tiles) == 0:
             continue
-        phase = (params.band_phase[chosen] * BAND_PHASES).long().clamp(max=BAND_PHASES - 1)
-        pattern = patterns[params.cue[chosen], phase]  # m x B x 1 x T x T
-        colour = params.band_colour[chosen].view(-1, 1, 3, 1, 1)
-        paints.append(torch.addcmul(colour, pattern, params.band_pattern[chosen].view(-1, 1, 1, 1, 1)).flatten(0, 1))
-        coverages.append(coverage.expand(len(chosen), -1, -1, -1, -1).flatten(0, 1))
-        scenes.append(chosen.repeat_interleave(len(side_tiles)))
-        tiles.append(side_tiles.repeat(len(chosen)))
-    return {"scene": torch.cat(scenes), "tile": torch.cat(tiles), "coverage": torch.cat(coverages),
-            "paint": torch.cat(paints)}
+        phase = (params.band_phase[scenes] * BAND_PHASES).long().clamp(max=BAND_PHASES - 1)
+        pattern = patterns[params.cue[scenes], phase]  # m x B x 1 x T x T
+        paint = torch.addcmul(params.band_colour[scenes].view(-1, 1, 3, 1, 1), pattern,
+                              params.band_pattern[scenes].view(-1, 1, 1, 1, 1))
+        index = (scenes[:, None] * (rows * cols) + side_tiles).view(-1)
+        below = tiles.index_select(0, index).view_as(paint)
+        tiles.index_copy_(0, index, torch.lerp(below, paint, coverage).view(-1, 3, TILE, TILE))
 
 
 def _finish(tiles: torch.Tensor, params: SceneParams, height: int, width: int) -> None:
@@ -433,7 +305,7 @@ def render_size_buckets(params: SceneParams, height: int, width: int) -> torch.T
 
 def _size_buckets_pass(params: SceneParams, height: int, width: int, out: torch.Tensor) -> None:
     n, k = params.active.shape
-    rows, cols = -(-height // TILE), -(-width // TILE)
+    rows, cols = tiles_of(height, width)
     if k == 0 or not params.active.any():
         out.fill_(IGNORE_INDEX)
         return

@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import Dataset
 
 from segedu.config import budget
-from segedu.data import render
+from segedu.data import render, tiles
 from segedu.data.sampling import SceneParams, sample_scenes
 from segedu.data.tracks import SIZE_BUCKETS, TrackSpec, check_track, palette, track_spec
 
@@ -99,13 +99,13 @@ def stable_seed(*parts) -> int:
 
 
 def check_size(size) -> tuple[int, int]:
-    """``(height, width)`` from an int or a pair of ints, each between 32 and ``render.MAX_SIDE``."""
+    """``(height, width)`` from an int or a pair of ints, each between 32 and ``tiles.MAX_SIDE``."""
     pair = (size, size) if isinstance(size, int) and not isinstance(size, bool) else size
     if (not isinstance(pair, (tuple, list)) or len(pair) != 2
             or not all(isinstance(side, int) and not isinstance(side, bool) for side in pair)):
         raise TypeError(f"size must be an int or a (height, width) pair of ints, got {size!r}")
-    if not all(MIN_SIDE <= side <= render.MAX_SIDE for side in pair):
-        raise ValueError(f"size must be between {MIN_SIDE} and {render.MAX_SIDE} pixels per side, got {size!r}")
+    if not all(MIN_SIDE <= side <= tiles.MAX_SIDE for side in pair):
+        raise ValueError(f"size must be between {MIN_SIDE} and {tiles.MAX_SIDE} pixels per side, got {size!r}")
     return int(pair[0]), int(pair[1])
 
 
