@@ -176,10 +176,9 @@ def sample_scenes(spec: TrackSpec, generator: torch.Generator, num_scenes: int) 
         active=active, shape=shape, label=label, x=torch.zeros(n, k), y=torch.zeros(n, k), radius=radius,
         angle=angle, aspect=aspect, teeth=teeth, depth=depth, amplitude=amplitude, waves=waves, phase=phase,
         width_px=width_px, size=torch.zeros(n, k), bucket=torch.zeros(n, k, dtype=torch.long),
-        box_u=torch.zeros(n, k), box_v=torch.zeros(n, k), colour=colour,
-        background=background, blotch_strength=blotch_strength,
-        blotch=blotch, light=light, cue=cue,
-        cue_side=cue_side, band_width=torch.full((n,), spec.cue_band if spec.has_cue else 0.0),
+        box_u=torch.zeros(n, k), box_v=torch.zeros(n, k), colour=colour, background=background,
+        blotch_strength=blotch_strength, blotch=blotch, light=light, cue=cue, cue_side=cue_side,
+        band_width=torch.full((n,), spec.cue_band if spec.has_cue else 0.0),
         band_colour=band_colour, band_pattern=torch.full((n,), BAND_PATTERN * spec.cue_strength),
         band_phase=band_phase, noise_std=torch.full((n,), spec.noise_std), noise_offset=noise_offset,
     )
