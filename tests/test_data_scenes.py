@@ -22,7 +22,7 @@ from segedu.data import (
     track_spec,
 )
 from segedu.data.sampling import sample_scenes
-from segedu.data.scenes import CHUNK_SIZE, stable_seed
+from segedu.data.scenes import PARAMS_PER_CHUNK, stable_seed
 
 
 def digest(*tensors) -> str:
@@ -62,9 +62,9 @@ def test_items_have_the_documented_types_ranges_and_class_ids(track):
 
 
 @pytest.mark.parametrize("track", TRACKS)
-def test_every_class_appears_in_one_chunk_of_scenes(track):
-    dataset = SyntheticScenes("train", track, size=32, length=CHUNK_SIZE)
-    masks = dataset.batch(range(CHUNK_SIZE))["mask"]
+def test_every_class_appears_in_256_scenes(track):
+    dataset = SyntheticScenes("train", track, size=32, length=256)
+    masks = dataset.batch(range(256))["mask"]
     counts = torch.bincount(masks.flatten(), minlength=dataset.num_classes)[:dataset.num_classes]
     assert (counts > 0).all(), dict(zip(dataset.classes, counts.tolist(), strict=True))
 
@@ -104,15 +104,15 @@ def test_context_objects_take_their_class_from_the_band_far_away():
 
 
 def test_items_do_not_depend_on_access_order_length_or_cache():
-    a = SyntheticScenes("train", "mixed", size=32, length=CHUNK_SIZE + 10, seed=3)
+    a = SyntheticScenes("train", "mixed", size=32, length=PARAMS_PER_CHUNK + 10, seed=3)
     b = SyntheticScenes("train", "mixed", size=32, length=20, seed=3)
-    last = a[CHUNK_SIZE + 5]
+    last = a[PARAMS_PER_CHUNK + 5]
     first = [a[i] for i in range(5)]
     CACHE.clear()
     for i in range(5):
         assert torch.equal(first[i][0], b[i][0]) and torch.equal(first[i][1], b[i][1])
     CACHE.clear()
-    again = a[CHUNK_SIZE + 5]
+    again = a[PARAMS_PER_CHUNK + 5]
     assert torch.equal(last[0], again[0]) and torch.equal(last[1], again[1])
 
 
@@ -177,6 +177,16 @@ def test_non_square_sizes(size):
     assert dataset.size_buckets(3).shape == size
     batch = dataset.batch([0, 1])
     assert batch["image"].shape == (2, 3, *size) and batch["size_bucket"].shape == (2, *size)
+
+
+def test_scene_parameters_do_not_depend_on_the_image_size():
+    small, large = SyntheticScenes("val", "mixed", size=40, length=600), SyntheticScenes("val", "mixed", size=160,
+                                                                                         length=600)
+    assert small.scenes_per_chunk > large.scenes_per_chunk  # large images: smaller rendered chunks
+    for index in (0, 130, 599):
+        (params_small, row_small), (params_large, row_large) = small.params(index), large.params(index)
+        for name in ("x", "y", "radius", "angle", "label", "colour"):
+            assert torch.equal(getattr(params_small, name)[row_small], getattr(params_large, name)[row_large])
 
 
 def test_a_scene_looks_the_same_at_every_size():

@@ -47,8 +47,8 @@ TILE_REACH = (TILE - 1) / math.sqrt(2) + 1.0
 centre: the farthest pixel centre is (TILE - 1) / sqrt(2) away, and an object reaches half a
 pixel beyond its outline (up to one pixel at the sharp corners of the approximate SDFs)."""
 
-PASS_PIXELS = 256 * 64 * 64
-"""Scenes are drawn in passes of at most this many pixels (256 scenes at 64 x 64): the signed
+PASS_PIXELS = 512 * 64 * 64
+"""Scenes are drawn in passes of at most this many pixels (512 scenes at 64 x 64): the signed
 distances of a whole pass are computed at once, so that Python's cost per tensor operation is
 shared by many scenes, while memory stays bounded."""
 

@@ -3,12 +3,13 @@
 ``dataset[i]`` depends only on (split, track, seed, size, i, spec): the same bytes in every
 process, DataLoader worker and run, whatever the order of access. How:
 
-* scenes are made in chunks of ``CHUNK_SIZE``; the random parameters of a chunk come from a
+* the random parameters of scenes are drawn ``PARAMS_PER_CHUNK`` at a time from a
   ``torch.Generator`` seeded with a stable hash (SHA-256, not Python's per-process ``hash()``)
-  of (split, track, seed, chunk index);
-* a chunk is always rendered whole, as one vectorised batch, and kept (as ``uint8``) in a
-  bounded cache shared by all datasets of the process, so a shuffled second epoch costs only
-  a lookup.
+  of (split, track, seed, chunk index), in relative units: a scene is the same at every size;
+* scenes are rendered in chunks of about ``RENDER_PIXELS`` pixels (all of a parameter chunk at
+  64 x 64, a quarter of it at 128 x 128), always whole, as one vectorised batch, and kept (as
+  ``uint8``) in a bounded cache shared by all datasets of the process, so a shuffled second
+  epoch costs only a lookup.
 """
 
 from __future__ import annotations
@@ -28,8 +29,15 @@ from segedu.data.tracks import SIZE_BUCKETS, TrackSpec, check_track, palette, tr
 
 SPLITS = ("train", "val", "test")
 
-CHUNK_SIZE = 256
-"""Scenes drawn and rendered together (one random generator, one vectorised batch)."""
+PARAMS_PER_CHUNK = 512
+"""Scenes whose parameters are drawn together, from one random generator (whatever the image size)."""
+
+RENDER_PIXELS = 512 * 64 * 64
+"""A rendered chunk holds at most this many pixels (and at least 8 scenes): 512 scenes at 64 x 64,
+128 at 128 x 128. Larger chunks share Python's cost per tensor operation between more scenes."""
+
+_PARAMS = collections.OrderedDict()
+_PARAMS_KEPT = 8  # parameter chunks kept for the rendered chunks that follow (a few kB each)
 
 CACHE_BYTES = 256 * 2**20
 """Memory the rendered chunks of all datasets may take together (least recently used ones go first)."""
@@ -163,6 +171,9 @@ class SyntheticScenes(Dataset):
         self.size_bucket_names = SIZE_BUCKETS
         # Everything a chunk depends on (the spec as text: hashing a dataclass at every item is slow).
         self._cache_key = (self.purpose, self.split, self.track, self.seed, self.height, self.width, repr(self.spec))
+        self.scenes_per_chunk = PARAMS_PER_CHUNK  # a power of two, so that chunks tile the parameter chunks
+        while self.scenes_per_chunk > 8 and self.scenes_per_chunk * self.height * self.width > RENDER_PIXELS:
+            self.scenes_per_chunk //= 2
 
     def __len__(self) -> int:
         return self.length
@@ -227,7 +238,7 @@ class SyntheticScenes(Dataset):
         if not 0 <= index < self.length:
             raise IndexError(f"Scene index {index} is out of range: this dataset has scenes 0 to {self.length - 1} "
                              f"(length {self.length}); negative indices are not supported")
-        return self._chunk(index // CHUNK_SIZE), index % CHUNK_SIZE
+        return self._chunk(index // self.scenes_per_chunk), index % self.scenes_per_chunk
 
     def _chunk(self, number: int) -> Chunk:
         key = (self._cache_key, number)
@@ -243,8 +254,18 @@ class SyntheticScenes(Dataset):
         return Chunk(params, images, masks)
 
     def _chunk_params(self, number: int) -> SceneParams:
-        generator = torch.Generator().manual_seed(stable_seed(self.purpose, self.split, self.track, self.seed, number))
-        return sample_scenes(self.spec, generator, CHUNK_SIZE)
+        """The parameters of the scenes of rendered chunk ``number``: rows of a parameter chunk."""
+        first = number * self.scenes_per_chunk
+        key = self._cache_key[:4] + self._cache_key[6:] + (first // PARAMS_PER_CHUNK,)  # not the image size
+        params = _PARAMS.get(key)
+        if params is None:
+            seed = stable_seed(self.purpose, self.split, self.track, self.seed, first // PARAMS_PER_CHUNK)
+            params = sample_scenes(self.spec, torch.Generator().manual_seed(seed), PARAMS_PER_CHUNK)
+            _PARAMS[key] = params
+            while len(_PARAMS) > _PARAMS_KEPT:
+                _PARAMS.popitem(last=False)
+        start = first % PARAMS_PER_CHUNK
+        return params.rows(slice(start, start + self.scenes_per_chunk))
 
     def _buckets(self, chunk: Chunk) -> torch.Tensor:
         if chunk.buckets is None:
