@@ -41,7 +41,7 @@ def scenes_per_second(track: str, size: int, length: int, seed: int = 12345) -> 
 
 
 def warm_up() -> None:
-    """Make the per-process tables (noise bank, texture atlases, band patterns) once, outside the timings."""
+    """Make the per-process tables (noise bank, blotch fields, band patterns) once, outside the timings."""
     for track in TRACKS:
         for size in (64, 128):
             SyntheticScenes("train", track, size, length=1, seed=54321)[0]

@@ -2,9 +2,9 @@
 
 Each track exists to make one architectural idea visibly matter:
 
-* ``shapes``: classes told apart only by their outline (colour and texture are drawn from one
+* ``shapes``: classes told apart only by their outline (objects are flat colours drawn from one
   distribution for every class); sizes from a few pixels to half the image, so the inside of
-  a large object is plain texture that only a large receptive field can classify.
+  a large object is featureless and only a large receptive field can classify it.
 * ``thin``: wires one or two pixels wide and gears with small teeth: details that a
   stride-16 bottleneck blurs away and skip connections bring back.
 * ``context``: one outline, two classes (``boat`` and ``car``); which one is told only by a band
@@ -60,7 +60,7 @@ class TrackSpec:
 
     What is in a scene:
         shapes: classes told apart by their outline; each is drawn with the shape of the same
-            name (one of :data:`SHAPES`), with colour and texture independent of the class.
+            name (one of :data:`SHAPES`), in a flat colour independent of the class.
         context_classes: ``()`` or two class names that share the outline ``context_shape``;
             an object is the first class in scenes with a ``water`` band, the second with ``road``.
         kind_weights: relative frequency of each entry of ``shapes`` and (as one more entry) of
@@ -200,7 +200,7 @@ CLASSES = {track: spec.classes for track, spec in TRACK_SPECS.items()}
 """Class names of each track, index == class id."""
 
 _PURPOSE = {
-    "shapes": "Only the outline tells the class: colour and texture are drawn from one distribution for "
+    "shapes": "Only the outline tells the class: objects are flat colours drawn from one distribution for "
               "every class, and sizes go from a few pixels to half the image, so the inside of a large "
               "object can only be classified by a network whose receptive field covers its outline.",
     "thin": "Wires one or two pixels wide and gears with small teeth: a network that squeezes everything "
@@ -252,7 +252,7 @@ def describe(track: str, spec: TrackSpec | None = None) -> str:
     if spec.has_cue:
         pairs = ", ".join(f"{name} on {kind}" for name, kind in zip(spec.context_classes, CUE_KINDS, strict=True))
         lines.append(f"scene cue: a band at the {spec.cue_side} border ({pairs}), at least "
-                     f"{spec.cue_gap:.3g} of the image side away from every object")
+                     f"{spec.cue_gap:.3g} of the image side away from every object (wires may cross it)")
     return "\n".join(lines)
 
 
