@@ -10,7 +10,7 @@ Every SDF function takes
 
 * ``dx, dy``: offsets of pixel centres from the object's centre, in pixels, ``M x H x W`` (one
   row per object; any broadcastable shapes work, but equal shapes are much faster on a CPU);
-* ``obj``: a dict of per-object parameters, each ``M x 1 x 1``, lengths in pixels: ``angle``,
+* ``obj``: a mapping of per-object parameters, each ``M x 1 x 1``, lengths in pixels: ``angle``,
   ``cos``, ``sin`` (of the angle), ``radius`` (of the circumscribed circle; half the length of
   a wire), ``aspect`` (box), ``teeth``, ``depth`` (gear), ``amplitude``, ``waves``, ``phase``,
   ``width`` (wire);
@@ -19,8 +19,8 @@ and returns the SDF, ``M x H x W``. Some are exact distances, others only near t
 (they say so); the sign, hence the mask, is always exact.
 
 Only operations that give bit-identical results in torch's vectorised and scalar code paths
-are used (not ``atan2``, ``pow`` or ``sigmoid``), so a scene renders to the
-same bytes whatever the tensor sizes and the number of threads.
+are used (not ``atan2``, ``pow`` or ``sigmoid``), so a scene renders to the same bytes
+whatever the tensor sizes and the number of threads.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def rotate(dx: torch.Tensor, dy: torch.Tensor, obj: dict) -> tuple[torch.Tensor,
 
 def length(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Euclidean length of (x, y), elementwise (``sqrt(x * x + y * y)``; faster than ``torch.hypot`` on CPU)."""
-    return (x * x).add_(y * y).sqrt_()
+    return (x * x + y * y).sqrt_()
 
 
 def disk(dx, dy, obj):
@@ -63,7 +63,7 @@ def _regular_polygon(dx, dy, obj, sides):
         normal = math.pi * (2 * edge + 1) / sides  # direction of the edge's outward normal
         normal_x = obj["cos"] * math.cos(normal) - obj["sin"] * math.sin(normal)
         normal_y = obj["sin"] * math.cos(normal) + obj["cos"] * math.sin(normal)
-        to_edge = (dx * normal_x).add_(dy * normal_y)
+        to_edge = dx * normal_x + dy * normal_y
         distance = to_edge if distance is None else torch.maximum(distance, to_edge, out=distance)
     return distance.sub_(apothem)
 
