@@ -19,6 +19,7 @@ from segedu.data import (
     TrackSpec,
     describe,
     render,
+    scenes,
     track_spec,
 )
 from segedu.data.sampling import sample_scenes
@@ -118,7 +119,8 @@ def test_items_do_not_depend_on_access_order_length_or_cache():
 
 def test_dataloader_workers_give_the_same_bytes_as_the_main_process():
     dataset = SyntheticScenes("train", "mixed", size=32, length=24, seed=11)
-    CACHE.clear()  # the workers must render the scenes themselves (one thread each)
+    CACHE.clear()  # the workers must draw and render the scenes themselves (one thread each)
+    scenes._PARAMS.clear()
     with_workers = [batch for batch in DataLoader(dataset, batch_size=8, num_workers=2)]
     CACHE.clear()
     in_process = [batch for batch in DataLoader(dataset, batch_size=8, num_workers=0)]
