@@ -127,6 +127,14 @@ def test_dataloader_workers_give_the_same_bytes_as_the_main_process():
     assert digest(*[t for batch in with_workers for t in batch]) == digest(*[t for batch in in_process for t in batch])
 
 
+def test_the_number_of_threads_does_not_change_the_bytes(monkeypatch):
+    params = params_for(track_spec("mixed"), seed=8, scenes=64)
+    one, one_buckets = render.render_scenes(params, 48, 48), render.render_size_buckets(params, 48, 48)
+    monkeypatch.setattr(render, "RENDER_THREADS", 2)
+    two, two_buckets = render.render_scenes(params, 48, 48), render.render_size_buckets(params, 48, 48)
+    assert torch.equal(one[0], two[0]) and torch.equal(one[1], two[1]) and torch.equal(one_buckets, two_buckets)
+
+
 def test_another_process_renders_the_same_bytes():
     code = (
         "import hashlib, torch\n"

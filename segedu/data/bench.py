@@ -6,7 +6,8 @@
 For each track and size: a fresh dataset (empty cache) iterated by
 ``DataLoader(dataset, batch_size=64, num_workers=0)``: the first epoch includes drawing and
 rendering the scenes; the second epoch is shuffled and served from the cache. Every number
-is measured with torch's default number of threads and with one thread, after a warm-up that
+is measured with torch's default number of threads and with one thread (rendering itself
+always uses ``segedu.data.render.RENDER_THREADS``; the rest of the loop uses the setting), after a warm-up that
 makes the per-process tables (about 0.1 s, once per process). The numbers depend on what else
 the machine is doing: the load average is printed with them.
 """

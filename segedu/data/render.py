@@ -18,6 +18,7 @@ object nearest to each pixel; only evaluation needs it.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -56,6 +57,12 @@ BLOCK_PIXELS = 32 * 64 * 64
 """Within a pass, images are drawn in blocks of this many pixels (32 scenes at 64 x 64), small
 enough for the CPU cache: the image passes over them are limited by memory speed otherwise."""
 
+RENDER_THREADS = 1
+"""Torch threads used while rendering. Rendering is many medium-sized operations: on a quiet
+2-core machine a second thread gains about 15 %, but on a busy one every operation waits for
+the thread that is not running, which can make rendering fifty times slower. DataLoader
+workers run on one thread for the same reason."""
+
 OBJECT_COLUMNS = ("x", "y", "angle", "cos", "sin", "radius", "aspect", "teeth", "depth", "amplitude", "waves",
                   "phase", "width", "box_u", "box_v", "reach", "red", "green", "blue", "label", "shape")
 """Columns of the per-object table built by :func:`object_table` (lengths in pixels)."""
@@ -74,10 +81,24 @@ def render_scenes(params: SceneParams, height: int, width: int, ignore_width_px:
     per_pass = max(1, PASS_PIXELS // (height * width))
     images = torch.empty(params.num_scenes, 3, height, width, dtype=torch.uint8)
     masks = torch.empty(params.num_scenes, height, width, dtype=torch.uint8)
-    for start in range(0, params.num_scenes, per_pass):
-        part = slice(start, start + per_pass)
-        _render_pass(params.rows(part), height, width, ignore_width_px, cull, images[part], masks[part])
+    with render_threads():
+        for start in range(0, params.num_scenes, per_pass):
+            part = slice(start, start + per_pass)
+            _render_pass(params.rows(part), height, width, ignore_width_px, cull, images[part], masks[part])
     return images, masks
+
+
+@contextlib.contextmanager
+def render_threads():
+    """Run torch on ``RENDER_THREADS`` threads inside the ``with`` block, restoring the count after."""
+    threads = torch.get_num_threads()
+    if threads != RENDER_THREADS:
+        torch.set_num_threads(RENDER_THREADS)
+    try:
+        yield
+    finally:
+        if threads != RENDER_THREADS:
+            torch.set_num_threads(threads)
 
 
 def check_image_size(height, width) -> None:
@@ -297,9 +318,10 @@ def render_size_buckets(params: SceneParams, height: int, width: int) -> torch.T
     n, k = params.active.shape
     per_pass = max(1, PASS_PIXELS // (height * width * max(k, 1)))
     buckets = torch.empty(n, height, width, dtype=torch.uint8)
-    for start in range(0, n, per_pass):
-        part = slice(start, start + per_pass)
-        _size_buckets_pass(params.rows(part), height, width, buckets[part])
+    with render_threads():
+        for start in range(0, n, per_pass):
+            part = slice(start, start + per_pass)
+            _size_buckets_pass(params.rows(part), height, width, buckets[part])
     return buckets
 
 
