@@ -128,10 +128,10 @@ def test_dataloader_workers_give_the_same_bytes_as_the_main_process():
 
 
 def test_the_number_of_threads_does_not_change_the_bytes(monkeypatch):
-    params = params_for(track_spec("mixed"), seed=8, scenes=64)
-    one, one_buckets = render.render_scenes(params, 48, 48), render.render_size_buckets(params, 48, 48)
+    params = params_for(track_spec("mixed"), seed=8, scenes=16)
+    one, one_buckets = render.render_scenes(params, 40, 40), render.render_size_buckets(params, 40, 40)
     monkeypatch.setattr(render, "RENDER_THREADS", 2)
-    two, two_buckets = render.render_scenes(params, 48, 48), render.render_size_buckets(params, 48, 48)
+    two, two_buckets = render.render_scenes(params, 40, 40), render.render_size_buckets(params, 40, 40)
     assert torch.equal(one[0], two[0]) and torch.equal(one[1], two[1]) and torch.equal(one_buckets, two_buckets)
 
 
