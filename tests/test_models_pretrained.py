@@ -76,7 +76,7 @@ def test_missing_course_weights_name_the_file_and_the_script(no_course_file):
     with pytest.raises(FileNotFoundError) as error:
         build("pspnet", 3, pretrained="course")
     assert str(no_course_file) in str(error.value)
-    assert "python tools/pretrain_backbone.py" in str(error.value)
+    assert "python -m segedu.pretrain" in str(error.value)
 
 
 def test_course_weights_of_another_architecture_are_refused(tmp_path):
@@ -131,7 +131,7 @@ def test_offline_without_course_weights_warns_twice_and_starts_from_scratch(offl
         backbone = build_backbone("resnet18", pretrained="imagenet")
     messages = [str(w.message) for w in record]
     assert any("URLError" in m for m in messages)
-    assert any(str(no_course_file) in m and "tools/pretrain_backbone.py" in m for m in messages)
+    assert any(str(no_course_file) in m and "python -m segedu.pretrain" in m for m in messages)
     assert isinstance(backbone, SmallBackbone) and backbone.weights_source == "random"
 
 

@@ -177,7 +177,7 @@ def build_backbone(name: str = "small", in_channels: int = 3, output_stride: int
 class SmallBackboneClassifier(nn.Module):
     """The small backbone, global average pooling and a linear layer: ``N x 3 x H x W -> N x num_classes``.
 
-    For pretraining the backbone on classification (``tools/pretrain_backbone.py``); save
+    For pretraining the backbone on classification (``python -m segedu.pretrain``); save
     only ``classifier.backbone`` with :func:`segedu.models.pretrained.save_course_backbone`.
     """
 

@@ -7,7 +7,7 @@ set to compensate for the limited availability of segmentation ground truth."
   network the first time (then they sit in torch's hub cache). Pretrained ResNets expect
   images normalised with :data:`IMAGENET_MEAN` and :data:`IMAGENET_STD`.
 * The course's weights are a state dict of :class:`~segedu.models.backbones.SmallBackbone`,
-  pretrained on synthetic classification by ``tools/pretrain_backbone.py`` and stored in
+  pretrained on synthetic classification by ``python -m segedu.pretrain`` and stored in
   ``data/pretrained/small_backbone.pt`` with a little metadata (see :func:`save_course_backbone`).
 
 Every file is read with ``torch.load(..., weights_only=True)``: tensors and plain Python
@@ -16,6 +16,7 @@ containers only, never arbitrary pickled code.
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from torch import nn
 PRETRAINED_CHOICES = (None, "imagenet", "course")
 FALLBACKS = ("course", "random", "error")
 COURSE_WEIGHTS_FORMAT = "segedu-backbone-v1"
-PRETRAIN_SCRIPT = "tools/pretrain_backbone.py"
+PRETRAIN_SCRIPT = "-m segedu.pretrain"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -57,7 +58,12 @@ def save_course_backbone(backbone: nn.Module, path: str | Path | None = None, **
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {"format": COURSE_WEIGHTS_FORMAT, **_architecture(backbone), "metadata": dict(metadata),
               "state_dict": {key: value.detach().cpu() for key, value in backbone.state_dict().items()}}
-    torch.save(record, path)
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:  # write then rename, so an interrupted save never leaves a half-written file behind
+        torch.save(record, temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
     return path
 
 

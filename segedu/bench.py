@@ -1,0 +1,234 @@
+"""The leaderboard benchmark: train the course's models on every track, several seeds, and check the story.
+
+Usage::
+
+    python -m segedu.bench                      # everything, 3 seeds (about 2 hours on a 2-core CPU)
+    python -m segedu.bench --quick              # one seed, the runs the story needs (about 10 minutes)
+    python -m segedu.bench --only unet/thin --only 'pspnet*/context'   # filters (shell-style patterns)
+
+Writes ``results/leaderboard.json`` (one record per run), ``results/leaderboard.md`` (medians
+over seeds, and whether each claim of the course holds in every seed) and
+``results/leaderboard.png``; prints the table as it goes. Every run uses the recipe of
+:mod:`segedu.recipes`, exactly as the notebooks do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import fnmatch
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from segedu import config, recipes
+
+RESULT_FIELDS = (
+    "model", "options", "track", "seed", "miou", "boundary", "size_iou", "class_iou", "pixel_accuracy",
+    "params", "train_seconds", "latency_ms", "receptive_field", "pretrained", "labelled", "epochs",
+    "best_epoch", "out_of_time",
+)
+
+
+def latency_ms(model: torch.nn.Module, image_size: int, repeats: int = 20) -> float:
+    """Median CPU forward time in milliseconds of one ``1 x 3 x image_size x image_size`` image."""
+    model = model.to("cpu").eval()
+    x = torch.rand(1, 3, image_size, image_size)
+    times = []
+    with torch.inference_mode():
+        for _ in range(3):
+            model(x)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model(x)
+            times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def train_and_score(run: str, track: str, seed: int = 0, *, labelled: int | None = None,
+                    progress: bool = False, **recipe_overrides) -> dict:
+    """Train run ``run`` on ``track`` with its recipe and return its leaderboard record (a dict).
+
+    ``seed`` changes the training scenes, the initial weights and the batch order; validation
+    and test scenes are the same for every seed. ``labelled`` limits the training scenes (the
+    pretraining comparison).
+    """
+    from segedu.data import SyntheticScenes
+    from segedu.models import count_parameters
+    from segedu.receptive import receptive_field
+    from segedu.train import evaluate, fit
+
+    plan = recipes.recipe(track, **recipe_overrides)
+    train_scenes = plan.train_scenes if labelled is None else labelled
+    size = plan.image_size
+    train = SyntheticScenes("train", track, size=size, length=train_scenes, seed=seed)
+    val = SyntheticScenes("val", track, size=size, length=plan.val_scenes)
+    test = SyntheticScenes("test", track, size=size, length=plan.test_scenes)
+    config.seed_everything(seed)
+    model = recipes.build_run(run, train.num_classes, track)
+    kwargs = plan.fit_kwargs()
+    if labelled is not None:
+        # Few labelled scenes: keep the number of optimisation steps of the full recipe.
+        kwargs["epochs"] = max(1, plan.epochs * plan.train_scenes // max(labelled, 1))
+    history = fit(model, train, val, seed=seed, progress=progress, device="cpu", **kwargs)
+    scores = evaluate(model, test)
+    name, options = recipes.model_spec(run, track)
+    return {
+        "model": run,
+        "options": {"name": name, **{k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}},
+        "track": track,
+        "seed": seed,
+        "miou": scores.miou,
+        "boundary": scores.boundary,
+        "size_iou": scores.size_iou,
+        "class_iou": scores.class_iou,
+        "pixel_accuracy": scores.pixel_accuracy,
+        "params": count_parameters(model),
+        "train_seconds": round(history.total_seconds, 1),
+        "latency_ms": round(latency_ms(model, size), 2),
+        "receptive_field": list(receptive_field(model, (3, size, size)).size),
+        "pretrained": run.endswith("_pretrained"),
+        "labelled": labelled,
+        "epochs": history.epochs,
+        "best_epoch": history.best_epoch,
+        "out_of_time": history.out_of_time,
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """One training run of the benchmark."""
+
+    run: str
+    track: str
+    seed: int
+    labelled: int | None = None
+
+    @property
+    def key(self) -> str:
+        suffix = f"@{self.labelled}" if self.labelled else ""
+        return f"{self.run}/{self.track}{suffix}"
+
+
+def plan_jobs(seeds: int, quick: bool = False, only: list[str] | None = None) -> list[Job]:
+    """All benchmark jobs, in the order they run (seed-major, so partial results cover every track)."""
+    jobs = []
+    for seed in range(seeds):
+        for track, runs in recipes.TRACK_RUNS.items():
+            if quick and track == "mixed":
+                runs = [run for run in runs if run in ("unet", "pspnet")]
+            jobs += [Job(run, track, seed) for run in runs]
+        for labelled in recipes.PRETRAIN_LABELLED if not quick else (64,):
+            for kind in ("pretrained", "scratch"):
+                jobs.append(Job(f"{recipes.PRETRAIN_MODEL}_{kind}", recipes.PRETRAIN_TRACK, seed, labelled))
+    if only:
+        jobs = [job for job in jobs if any(fnmatch.fnmatchcase(job.key, pattern)
+                                           or fnmatch.fnmatchcase(job.run, pattern) for pattern in only)]
+    return jobs
+
+
+def medians(records: list[dict]) -> dict[tuple[str, str, int | None], dict]:
+    """Median of each numeric field over seeds, per (model, track, labelled)."""
+    groups: dict[tuple, list[dict]] = {}
+    for record in records:
+        groups.setdefault((record["model"], record["track"], record.get("labelled")), []).append(record)
+    def median(group, getter):
+        values = [v for v in (getter(r) for r in group) if v is not None]
+        return statistics.median(values) if values else None
+
+    table = {}
+    for key, group in groups.items():
+        table[key] = {
+            "seeds": len(group),
+            "miou": median(group, lambda r: r["miou"]),
+            "boundary": median(group, lambda r: r["boundary"]),
+            **{bucket: median(group, lambda r, b=bucket: (r["size_iou"] or {}).get(b))
+               for bucket in ("small", "medium", "large")},
+            "params": group[0]["params"],
+            "train_seconds": median(group, lambda r: r["train_seconds"]),
+            "latency_ms": median(group, lambda r: r["latency_ms"]),
+            "receptive_field": group[0]["receptive_field"],
+        }
+    return table
+
+
+def render_markdown(records: list[dict], claims: list) -> str:
+    """The leaderboard as Markdown: one table per track (medians over seeds) and the claims."""
+    table = medians(records)
+    lines = ["# segedu leaderboard", "",
+             "Medians over seeds, scored on the test scenes; RF is the receptive field of the centre pixel;",
+             "latency is one 64x64 image on the CPU. Regenerate with `make bench`.", ""]
+    tracks = list(dict.fromkeys(key[1] for key in table))
+    for track in tracks:
+        lines += [f"## {track}", "",
+                  "| run | seeds | mIoU | boundary IoU | small | medium | large | params | RF px | train s | latency ms |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        rows = sorted(((k, v) for k, v in table.items() if k[1] == track), key=lambda kv: -(kv[1]["miou"] or 0))
+        for (model, _, labelled), row in rows:
+            name = f"{model} ({labelled} labelled)" if labelled else model
+
+            def fmt(value, digits=3):
+                return "-" if value is None else f"{value:.{digits}f}"
+
+            rf = row["receptive_field"]
+            lines.append(
+                f"| {name} | {row['seeds']} | {fmt(row['miou'])} | {fmt(row['boundary'])} | {fmt(row['small'])} | "
+                f"{fmt(row['medium'])} | {fmt(row['large'])} | {row['params'] / 1e6:.2f} M | {rf[0]} | "
+                f"{fmt(row['train_seconds'], 0)} | {fmt(row['latency_ms'], 1)} |")
+        lines.append("")
+    if claims:
+        lines += ["## The course's claims", "", "| claim | holds in every seed | numbers |", "|---|---|---|"]
+        lines += [f"| {c.text} | {'yes' if c.holds else 'NO'} | {c.detail} |" for c in claims]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="one seed, fewer runs (about 10 minutes)")
+    parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 3, quick 1)")
+    parser.add_argument("--only", action="append", help="run only jobs matching MODEL/TRACK patterns")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default results/)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    args = parser.parse_args(argv)
+    from segedu import story
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    seeds = args.seeds or (1 if args.quick else config.LEARNER_BUDGET.seeds)
+    out = args.out or config.results_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = plan_jobs(seeds, args.quick, args.only)
+    if not jobs:
+        parser.error(f"no run matches {args.only}")
+    print(f"segedu bench: {len(jobs)} runs, {seeds} seed(s), mode {config.mode()}, "
+          f"{torch.get_num_threads()} threads", flush=True)
+    records = []
+    start = time.perf_counter()
+    for number, job in enumerate(jobs, 1):
+        record = train_and_score(job.run, job.track, job.seed, labelled=job.labelled)
+        records.append(record)
+        elapsed = (time.perf_counter() - start) / 60
+        size = record["size_iou"] or {}
+        print(f"[{number:>3}/{len(jobs)} {elapsed:5.1f} min] {job.key:<28} seed {job.seed}  "
+              f"mIoU {record['miou']:.3f}  boundary {record['boundary']:.3f}  "
+              f"small/medium/large {size.get('small') or 0:.2f}/{size.get('medium') or 0:.2f}/"
+              f"{size.get('large') or 0:.2f}  {record['train_seconds']:.0f} s"
+              f"{'  (hit the time cap)' if record['out_of_time'] else ''}", flush=True)
+        (out / "leaderboard.json").write_text(json.dumps(records, indent=1) + "\n")
+    claims = story.check_claims(records)
+    markdown = render_markdown(records, claims)
+    (out / "leaderboard.md").write_text(markdown)
+    story.plot_leaderboard(records, out / "leaderboard.png")
+    print()
+    print(markdown)
+    print(f"total {(time.perf_counter() - start) / 60:.1f} min; wrote {out}/leaderboard.json, .md, .png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
