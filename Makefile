@@ -10,7 +10,7 @@ PORT   ?= 8888
 # nbval compares only cells marked `# NBVAL_CHECK_OUTPUT`; notebooks run in fast mode.
 PYTEST_ARGS ?=
 
-.PHONY: lab test unit notebooks lint course bench bench-quick venv clean help
+.PHONY: lab test unit notebooks lint compat course bench bench-quick venv clean help
 
 help:
 	@echo "make lab          open the course in JupyterLab (installs on first use)"
@@ -18,6 +18,7 @@ help:
 	@echo "make course       execute every notebook in learner mode into build/course/, with timings"
 	@echo "make bench        train the leaderboard models (about 2 hours on a 2-core CPU)"
 	@echo "make bench-quick  a smaller leaderboard run (about 10 minutes)"
+	@echo "make compat       run segedu under ipywidgets 7.7.1 and under torch 2.4 / Python 3.10 (downloads 3 GB once)"
 
 venv: $(STAMP)
 
@@ -38,8 +39,10 @@ lab: $(STAMP)
 	@echo "Stop the server with Ctrl-C (twice)."
 	$(PY) -m jupyter lab --ServerApp.port=$(PORT) $(LAB_FLAGS) notebooks/00_welcome.ipynb
 
+# ruff, and vermin for the Python-version rule (nothing may need Python > 3.10; config in vermin.ini).
 lint: $(STAMP)
 	$(PY) -m ruff check segedu tests tools notebooks
+	$(VENV)/bin/vermin --config-file vermin.ini --quiet segedu tests tools
 
 unit: $(STAMP)
 	SEGEDU_FAST=1 $(PY) -m pytest tests $(PYTEST_ARGS)
@@ -49,6 +52,10 @@ notebooks: $(STAMP)
 
 test: lint
 	SEGEDU_FAST=1 $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 tests notebooks $(PYTEST_ARGS)
+
+# The side environments of tests/test_compat.py (.venv-ipywidgets7, .venv-torch24), torch 2.4 included.
+compat: $(STAMP)
+	SEGEDU_FAST=1 SEGEDU_COMPAT=1 $(PY) -m pytest tests/test_compat.py $(PYTEST_ARGS)
 
 course: $(STAMP)
 	SEGEDU_FAST=0 $(PY) tools/run_course.py

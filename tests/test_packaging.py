@@ -3,7 +3,7 @@
 import re
 
 try:
-    import tomllib
+    import tomllib  # novermin: the except branch below covers Python 3.10
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
