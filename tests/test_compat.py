@@ -157,3 +157,11 @@ def test_unit_tests_pass_with_torch_2_4(repo_root):
     assert done.returncode == 0, done.stdout[-8000:]
     assert re.search(r"torch 2\.4\.1, torchvision 0\.19\.1; imported \d+ segedu modules", done.stdout)
     assert passed(done.stdout) > 100
+
+
+def test_a_python_too_new_for_the_old_torch_wheels_is_refused_with_the_fix(monkeypatch):
+    monkeypatch.setenv("SEGEDU_COMPAT_PYTHON", sys.executable)
+    too_old_for_us = dataclasses.replace(compat.TORCH24, newest_python=(3, sys.version_info.minor - 1))
+    with pytest.raises(RuntimeError, match="point SEGEDU_COMPAT_PYTHON at a Python 3.10 to"):
+        compat.base_python(too_old_for_us)
+    assert compat.base_python(compat.TORCH24)[0] == sys.executable  # the variable comes first

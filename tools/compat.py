@@ -46,7 +46,8 @@ class SideEnv:
 
     ``expect`` maps a module name to the version its ``__version__`` must have inside the
     run (a local tag such as ``+cu121`` is ignored). ``reuse_main`` makes the main
-    environment's packages importable behind the side environment's own.
+    environment's packages importable behind the side environment's own. ``newest_python``
+    is the newest (major, minor) the requirements have wheels for.
     """
 
     folder: str
@@ -55,6 +56,7 @@ class SideEnv:
     pytest_args: tuple[str, ...]
     reuse_main: bool = False
     oldest_python: bool = False
+    newest_python: tuple[int, int] | None = None
 
 
 IPYWIDGETS7 = SideEnv(
@@ -74,6 +76,7 @@ TORCH24 = SideEnv(
     pytest_args=("tests", "-m", "not browser", "--ignore=tests/test_compat.py",
                  "--ignore=tests/test_notebooks.py", "--ignore=tests/test_nbval_wiring.py"),
     oldest_python=True,
+    newest_python=(3, 12),  # torch 2.4.1 has no wheels for Python 3.13
 )
 
 ENVIRONMENTS = {"ipywidgets7": IPYWIDGETS7, "torch24": TORCH24}
@@ -109,8 +112,13 @@ def base_python(env: SideEnv) -> tuple[str, str]:
                       *sorted(glob.glob(os.path.join(pyenv, "versions", "3.10*", "bin", "python3.10")))]
     for candidate in [*filter(None, candidates), main]:
         version = _version_of(candidate)
-        if version:
-            return candidate, version
+        if not version:
+            continue
+        if env.newest_python and tuple(map(int, version.split(".")[:2])) > env.newest_python:
+            newest = ".".join(map(str, env.newest_python))
+            raise RuntimeError(f"{env.folder} needs Python {newest} or older, found {version} at {candidate}; "
+                               f"point SEGEDU_COMPAT_PYTHON at a Python 3.10 to {newest}")
+        return candidate, version
     raise RuntimeError(f"no Python found to build {env.folder} from (tried {candidates + [main]})")
 
 
