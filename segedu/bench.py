@@ -25,10 +25,10 @@ from pathlib import Path
 
 import torch
 
-from segedu import config, recipes
+from segedu import config, recipes, results
 
 RESULT_FIELDS = (
-    "model", "options", "track", "seed", "miou", "boundary", "size_iou", "class_iou", "pixel_accuracy",
+    "model", "options", "track", "seed", "miou", "boundary", "size_iou", "class_iou", "confusion", "pixel_accuracy",
     "params", "train_seconds", "latency_ms", "receptive_field", "pretrained", "labelled", "epochs",
     "best_epoch", "out_of_time",
 )
@@ -86,6 +86,7 @@ def train_and_score(run: str, track: str, seed: int = 0, *, labelled: int | None
         "boundary": scores.boundary,
         "size_iou": scores.size_iou,
         "class_iou": scores.class_iou,
+        "confusion": scores.confusion.matrix.tolist(),
         "pixel_accuracy": scores.pixel_accuracy,
         "params": count_parameters(model),
         "train_seconds": round(history.total_seconds, 1),
@@ -187,6 +188,23 @@ def render_markdown(records: list[dict], claims: list) -> str:
     return "\n".join(lines)
 
 
+def leaderboard_path() -> Path:
+    """Where the committed leaderboard lives: ``results/leaderboard.json``."""
+    return config.results_dir() / "leaderboard.json"
+
+
+def load_leaderboard(path=None) -> list[dict]:
+    """The benchmark's records (one dict per run and seed, fields as in ``RESULT_FIELDS``).
+
+    Raises FileNotFoundError with the command that makes the file when it does not exist.
+    """
+    path = Path(path) if path is not None else leaderboard_path()
+    if not path.exists():
+        raise FileNotFoundError(f"no leaderboard at {path}; make one with `make bench` "
+                                "(about 2 hours) or `python -m segedu.bench --quick` (about 10 minutes)")
+    return json.loads(path.read_text())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one seed, fewer runs (about 10 minutes)")
@@ -219,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
               f"small/medium/large {size.get('small') or 0:.2f}/{size.get('medium') or 0:.2f}/"
               f"{size.get('large') or 0:.2f}  {record['train_seconds']:.0f} s"
               f"{'  (hit the time cap)' if record['out_of_time'] else ''}", flush=True)
-        (out / "leaderboard.json").write_text(json.dumps(records, indent=1) + "\n")
+        results.write_json_atomically(out / "leaderboard.json", records)
     claims = story.check_claims(records)
     markdown = render_markdown(records, claims)
     (out / "leaderboard.md").write_text(markdown)

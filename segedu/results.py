@@ -48,7 +48,8 @@ def _json_safe(value, where: str):
                     f"record plain numbers, strings, lists or dicts.")
 
 
-def _write_atomically(path: Path, runs: list[dict]) -> None:
+def write_json_atomically(path: Path, runs: list[dict]) -> None:
+    """Write ``runs`` (a JSON-able list) to ``path`` through a temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -105,7 +106,7 @@ def record(name: str, scores, *, track: str, options: dict | None = None, params
     }
     run = _json_safe(run, "run")
     path = Path(path) if path is not None else default_path()
-    _write_atomically(path, [*load_runs(path), run])
+    write_json_atomically(path, [*load_runs(path), run])
     return run
 
 
