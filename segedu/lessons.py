@@ -1,0 +1,106 @@
+"""Small helpers the notebooks share: reuse a model trained by an earlier notebook, find deep object pixels.
+
+* :func:`save_trained` / :func:`load_trained` -- notebook 01 saves its trained plain CNN; notebook 02
+  reloads it if it was trained with the same recipe in the same mode (else it trains its own, so
+  every notebook still runs top to bottom on its own).
+* :func:`distance_to_edge` / :func:`deepest_object_pixel` -- how far a pixel is from the nearest
+  pixel of another class: the distance a receptive field must reach for that pixel to see an outline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from segedu import config
+from segedu.checkpoint import CheckpointError, load, save
+from segedu.metrics import IGNORE_INDEX
+
+__all__ = ["checkpoint_path", "save_trained", "load_trained", "distance_to_edge", "deepest_object_pixel"]
+
+
+def checkpoint_path(name: str) -> Path:
+    """``results_dir() / "checkpoints" / "<name>_<mode>.pt"`` (learner and fast runs never mix)."""
+    return config.results_dir() / "checkpoints" / f"{name}_{config.mode()}.pt"
+
+
+def _recipe_dict(plan) -> dict:
+    return {key: (list(value) if isinstance(value, tuple) else value)
+            for key, value in dataclasses.asdict(plan).items()}
+
+
+def save_trained(model: nn.Module, name: str, plan, **meta) -> Path:
+    """Save ``model`` as :func:`checkpoint_path` ``(name)`` with the recipe ``plan`` it was trained with."""
+    return save(model, checkpoint_path(name), meta={"recipe": _recipe_dict(plan), **meta})
+
+
+def load_trained(model: nn.Module, name: str, plan) -> dict | None:
+    """Load the weights saved under ``name`` into ``model`` if they were trained with recipe ``plan``.
+
+    Returns the checkpoint's meta, or None (weights untouched) when there is no checkpoint, it
+    was trained with another recipe, or it does not fit ``model``; the reason is printed.
+    """
+    path = checkpoint_path(name)
+    if not path.is_file():
+        print(f"no saved model at {path}")
+        return None
+    try:
+        state_dict, meta = load(path)
+    except CheckpointError as error:
+        print(f"cannot use {path}: {error}")
+        return None
+    if meta.get("recipe") != _recipe_dict(plan):
+        print(f"{path} was trained with another recipe; training a new model")
+        return None
+    try:
+        model.load_state_dict(state_dict)
+    except RuntimeError:
+        print(f"the weights in {path} do not fit this model; training a new model")
+        return None
+    print(f"loaded the model saved at {path}")
+    return meta
+
+
+def distance_to_edge(mask: torch.Tensor, limit: int | None = None) -> torch.Tensor:
+    """Chessboard distance from each pixel to the nearest pixel with another label: int ``H x W`` -> int64 ``H x W``.
+
+    A pixel next to another label has distance 1; the image frame is not an edge (a region
+    that fills the image gets ``limit``, default ``max(H, W)``). Ignored pixels (255) count as
+    another label for their neighbours; their own distance is 0.
+    """
+    if mask.dim() != 2:
+        raise ValueError(f"mask must be H x W, got shape {tuple(mask.shape)}")
+    height, width = mask.shape
+    limit = limit or max(height, width)
+    labels = mask.float()[None, None]
+    distance = torch.full(mask.shape, limit, dtype=torch.int64)
+    for radius in range(1, limit):
+        window = 2 * radius + 1
+        high = F.max_pool2d(labels, window, stride=1, padding=radius)[0, 0]
+        low = -F.max_pool2d(-labels, window, stride=1, padding=radius)[0, 0]
+        reached = (high != low) & (distance == limit)
+        distance[reached] = radius
+        if bool((distance < limit).all()):
+            break
+    distance[mask == IGNORE_INDEX] = 0
+    return distance
+
+
+def deepest_object_pixel(masks: torch.Tensor) -> tuple[int, int, int, int]:
+    """The object pixel (class > 0, not 255) farthest from any other label, over a batch of masks.
+
+    ``masks``: int ``N x H x W``. Returns ``(image index, row, col, distance)``.
+    """
+    best = (0, 0, 0, -1)
+    for index, mask in enumerate(masks):
+        distance = distance_to_edge(mask)
+        distance[(mask == 0) | (mask == IGNORE_INDEX)] = -1
+        value = int(distance.max())
+        if value > best[3]:
+            flat = int(distance.flatten().argmax())
+            best = (index, flat // mask.shape[1], flat % mask.shape[1], value)
+    return best

@@ -1,0 +1,41 @@
+"""segedu.lessons: reusing a trained model across notebooks, distances to the nearest edge."""
+
+import torch
+
+from segedu import lessons, recipes
+from segedu.models import PlainCNN
+
+
+def test_distance_to_edge_of_a_square():
+    mask = torch.zeros(7, 7, dtype=torch.long)
+    mask[1:6, 1:6] = 1
+    distance = lessons.distance_to_edge(mask)
+    assert distance[3, 3] == 3 and distance[2, 2] == 2 and distance[1, 1] == 1 and distance[0, 0] == 1
+    assert distance[0, 3] == 1  # background beside the square
+    mask[0, 0] = 255
+    assert lessons.distance_to_edge(mask)[0, 0] == 0
+    assert (lessons.distance_to_edge(torch.zeros(4, 5, dtype=torch.long)) == 5).all()  # no edge at all
+
+
+def test_deepest_object_pixel():
+    masks = torch.zeros(2, 9, 9, dtype=torch.long)
+    masks[0, 1:4, 1:4] = 1
+    masks[1, 2:7, 2:7] = 2
+    assert lessons.deepest_object_pixel(masks) == (1, 4, 4, 3)
+
+
+def test_save_and_load_trained(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SEGEDU_RESULTS", str(tmp_path))
+    plan = recipes.recipe("shapes")
+    model = PlainCNN(3, depth=2, width=4)
+    path = lessons.save_trained(model, "demo", plan, notebook="01")
+    assert path == lessons.checkpoint_path("demo") and path.is_file() and path.name == "demo_fast.pt"
+    other = PlainCNN(3, depth=2, width=4)
+    meta = lessons.load_trained(other, "demo", plan)
+    assert meta is not None and meta["notebook"] == "01"
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), other.state_dict().values(), strict=True))
+    assert lessons.load_trained(other, "demo", recipes.recipe("shapes", lr=1.0)) is None
+    assert "another recipe" in capsys.readouterr().out
+    assert lessons.load_trained(PlainCNN(3, depth=3, width=4), "demo", plan) is None
+    assert "do not fit" in capsys.readouterr().out
+    assert lessons.load_trained(other, "missing", plan) is None
