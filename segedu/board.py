@@ -53,14 +53,16 @@ def markdown_table(rows: list[dict]) -> str:
         name = f"{row['model']} ({row['labelled']} labelled)" if row["labelled"] else row["model"]
         lines.append(f"| {row['track']} | {name} | {row['seeds']} | {fmt(row['miou'])} | "
                      f"{row['params'] / 1e6:.2f} M | {row['receptive_field']} | {fmt(row['latency_ms'], 1)} | "
-                     f"{fmt(row['train_seconds'], 0)} | {fmt(row['miou_per_ms'], 3)} |")
+                     f"{fmt(row['train_seconds'], 0)} | {fmt(row['miou_per_ms'], 4)} |")
     return "\n".join(lines)
 
 
 def plot_cost(records: list[dict], x: str = "latency_ms", title: str | None = None):
     """Median mIoU against a cost (``x``: a key of :data:`COSTS`), one panel per track, one marker
     per model (runs with a ``labelled`` limit are left out). Returns the matplotlib Figure."""
-    from matplotlib.figure import Figure
+    from matplotlib.ticker import NullFormatter
+
+    from segedu.viz import new_figure
 
     if x not in COSTS:
         raise ValueError(f"x must be one of {tuple(COSTS)}, got {x!r}")
@@ -69,7 +71,7 @@ def plot_cost(records: list[dict], x: str = "latency_ms", title: str | None = No
     if not tracks:
         raise ValueError("no record with an mIoU and a cost to plot")
     models = list(dict.fromkeys(row["model"] for row in rows))
-    figure = Figure(figsize=(3.4 * len(tracks) + 1.6, 3.4), layout="constrained")
+    figure = new_figure(figsize=(3.6 * len(tracks) + 1.4, 3.4), layout="constrained")
     axes = figure.subplots(1, len(tracks), squeeze=False, sharey=True)[0]
     for ax, track in zip(axes, tracks, strict=True):
         for row in (r for r in rows if r["track"] == track):
@@ -77,6 +79,8 @@ def plot_cost(records: list[dict], x: str = "latency_ms", title: str | None = No
             ax.plot(row[x], row["miou"], MARKERS[index % len(MARKERS)], color=f"C{index % 10}", markersize=8,
                     label=row["model"])
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.margins(x=0.25, y=0.15)
         ax.set_title(track)
         ax.set_xlabel(COSTS[x])
         ax.grid(alpha=0.3)
@@ -86,7 +90,7 @@ def plot_cost(records: list[dict], x: str = "latency_ms", title: str | None = No
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, handle)
     figure.legend(handles.values(), handles.keys(), loc="outside right center", fontsize="small", title="model")
-    figure.suptitle(title or f"Accuracy against cost: up and to the left is better ({COSTS[x]})")
+    figure.suptitle(title or "Accuracy against cost (up and to the left is better)")
     return figure
 
 
