@@ -66,41 +66,51 @@ def load_trained(model: nn.Module, name: str, plan) -> dict | None:
 
 
 def distance_to_edge(mask: torch.Tensor, limit: int | None = None) -> torch.Tensor:
-    """Chessboard distance from each pixel to the nearest pixel with another label: int ``H x W`` -> int64 ``H x W``.
+    """Chessboard distance from each pixel to the nearest pixel with another label.
 
-    A pixel next to another label has distance 1; the image frame is not an edge (a region
-    that fills the image gets ``limit``, default ``max(H, W)``). Ignored pixels (255) count as
-    another label for their neighbours; their own distance is 0.
+    ``mask``: int ``H x W`` or ``N x H x W`` -> int64 of the same shape. A pixel next to another
+    label has distance 1; the image frame is not an edge (a region that fills its image gets
+    ``limit``, default ``max(H, W)``). Ignored pixels (255) count as another label for their
+    neighbours; their own distance is 0.
+
+    Computed for the whole batch at once: the pixels at distance 1 are those whose 3x3
+    window holds another label, and a pixel at distance r is r - 1 steps (3x3 dilations) from them.
     """
-    if mask.dim() != 2:
-        raise ValueError(f"mask must be H x W, got shape {tuple(mask.shape)}")
-    height, width = mask.shape
-    limit = limit or max(height, width)
-    labels = mask.float()[None, None]
-    distance = torch.full(mask.shape, limit, dtype=torch.int64)
-    for radius in range(1, limit):
-        window = 2 * radius + 1
-        high = F.max_pool2d(labels, window, stride=1, padding=radius)[0, 0]
-        low = -F.max_pool2d(-labels, window, stride=1, padding=radius)[0, 0]
-        reached = (high != low) & (distance == limit)
-        distance[reached] = radius
-        if bool((distance < limit).all()):
+    if mask.dim() not in (2, 3):
+        raise ValueError(f"mask must be H x W or N x H x W, got shape {tuple(mask.shape)}")
+    single = mask.dim() == 2
+    masks = mask[None] if single else mask
+    limit = limit or max(masks.shape[-2:])
+    labels = masks.float()[:, None]
+    high = F.max_pool2d(labels, 3, stride=1, padding=1)
+    low = -F.max_pool2d(-labels, 3, stride=1, padding=1)
+    reached = high != low  # N x 1 x H x W: pixels at distance 1
+    distance = torch.where(reached, 1, limit).long()
+    for radius in range(2, limit):
+        if bool(reached.all()):
             break
-    distance[mask == IGNORE_INDEX] = 0
-    return distance
+        grown = F.max_pool2d(reached.float(), 3, stride=1, padding=1) > 0
+        distance[grown & ~reached] = radius
+        reached = grown
+    distance = distance[:, 0]
+    distance[masks == IGNORE_INDEX] = 0
+    return distance[0] if single else distance
 
 
-def deepest_object_pixel(masks: torch.Tensor) -> tuple[int, int, int, int]:
+def deepest_object_pixel(masks: torch.Tensor, margin: int = 0) -> tuple[int, int, int, int]:
     """The object pixel (class > 0, not 255) farthest from any other label, over a batch of masks.
 
-    ``masks``: int ``N x H x W``. Returns ``(image index, row, col, distance)``.
+    ``masks``: int ``N x H x W``; ``margin``: only pixels at least this far from the image frame
+    are candidates (e.g. so that a receptive field around the pixel fits in the image).
+    Returns ``(image index, row, col, distance)`` (the first such pixel in row-major order when
+    several tie).
     """
-    best = (0, 0, 0, -1)
-    for index, mask in enumerate(masks):
-        distance = distance_to_edge(mask)
-        distance[(mask == 0) | (mask == IGNORE_INDEX)] = -1
-        value = int(distance.max())
-        if value > best[3]:
-            flat = int(distance.flatten().argmax())
-            best = (index, flat // mask.shape[1], flat % mask.shape[1], value)
-    return best
+    distance = distance_to_edge(masks)
+    distance[(masks == 0) | (masks == IGNORE_INDEX)] = -1
+    if margin > 0:
+        distance[:, :margin], distance[:, -margin:] = -1, -1
+        distance[:, :, :margin], distance[:, :, -margin:] = -1, -1
+    flat = int(distance.flatten().argmax())
+    height, width = masks.shape[-2:]
+    index, rest = divmod(flat, height * width)
+    return index, rest // width, rest % width, int(distance.flatten()[flat])

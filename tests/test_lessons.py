@@ -39,3 +39,25 @@ def test_save_and_load_trained(tmp_path, monkeypatch, capsys):
     assert lessons.load_trained(PlainCNN(3, depth=3, width=4), "demo", plan) is None
     assert "do not fit" in capsys.readouterr().out
     assert lessons.load_trained(other, "missing", plan) is None
+
+
+def test_distance_to_edge_of_a_batch_equals_the_brute_force_distance():
+    generator = torch.Generator().manual_seed(0)
+    masks = torch.randint(0, 2, (3, 4, 4), generator=generator).repeat_interleave(3, 1).repeat_interleave(3, 2)
+    distance = lessons.distance_to_edge(masks)
+    for n, mask in enumerate(masks):
+        rows, cols = torch.meshgrid(torch.arange(12), torch.arange(12), indexing="ij")
+        for r in range(12):
+            for c in range(12):
+                other = mask != mask[r, c]
+                expected = int(torch.maximum((rows - r).abs(), (cols - c).abs())[other].min()) if other.any() else 12
+                assert distance[n, r, c] == expected
+        assert torch.equal(lessons.distance_to_edge(mask), distance[n])
+
+
+def test_deepest_object_pixel_away_from_the_frame():
+    masks = torch.zeros(1, 12, 12, dtype=torch.long)
+    masks[0, :6, :6] = 1  # deepest at the corner (the frame is not an edge)
+    masks[0, 7:11, 7:11] = 2
+    assert lessons.deepest_object_pixel(masks) == (0, 0, 0, 6)
+    assert lessons.deepest_object_pixel(masks, margin=2) == (0, 2, 2, 4)
