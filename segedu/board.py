@@ -60,7 +60,7 @@ def markdown_table(rows: list[dict]) -> str:
 def plot_cost(records: list[dict], x: str = "latency_ms", title: str | None = None):
     """Median mIoU against a cost (``x``: a key of :data:`COSTS`), one panel per track, one marker
     per model (runs with a ``labelled`` limit are left out). Returns the matplotlib Figure."""
-    from matplotlib.ticker import NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     from segedu.viz import new_figure
 
@@ -79,6 +79,10 @@ def plot_cost(records: list[dict], x: str = "latency_ms", title: str | None = No
             ax.plot(row[x], row["miou"], MARKERS[index % len(MARKERS)], color=f"C{index % 10}", markersize=8,
                     label=row["model"])
         ax.set_xscale("log")
+        values = [row[x] for row in rows if row["track"] == track]
+        narrow = max(values) < 4 * min(values)  # a narrow range: more ticks, or there would be none
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0) if narrow else (1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(_short_number))
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.margins(x=0.25, y=0.15)
         ax.set_title(track)
@@ -92,6 +96,14 @@ def plot_cost(records: list[dict], x: str = "latency_ms", title: str | None = No
     figure.legend(handles.values(), handles.keys(), loc="outside right center", fontsize="small", title="model")
     figure.suptitle(title or "Accuracy against cost (up and to the left is better)")
     return figure
+
+
+def _short_number(value, _position=None) -> str:
+    """Tick label: 0.5, 3, 150, 20k, 1.5M."""
+    for scale, suffix in ((1e6, "M"), (1e3, "k")):
+        if value >= scale:
+            return f"{value / scale:g}{suffix}"
+    return f"{value:g}"
 
 
 def claims_markdown(claims: list) -> str:

@@ -45,6 +45,7 @@ class PhotoPlan:
         crop_scale: ``(low, high)`` area fraction of the random training crop, or None (no crop:
             synthetic scenes keep their object sizes and their cue band).
         backbone: backbone of the pretrained model (``"resnet18"`` on a GPU, ``"small"`` otherwise).
+        num_workers: DataLoader processes decoding photos while the model trains (0 for synthetic scenes).
     """
 
     source: str
@@ -60,11 +61,13 @@ class PhotoPlan:
     max_seconds: float
     crop_scale: tuple[float, float] | None
     backbone: str
+    num_workers: int = 0
 
     def fit_kwargs(self) -> dict:
         """Keyword arguments for :func:`segedu.train.fit`."""
         return {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
-                "weight_decay": self.weight_decay, "schedule": self.schedule, "max_seconds": self.max_seconds}
+                "weight_decay": self.weight_decay, "schedule": self.schedule, "max_seconds": self.max_seconds,
+                "num_workers": self.num_workers}
 
 
 def photo_plan(source: str, device=None) -> PhotoPlan:
@@ -72,15 +75,17 @@ def photo_plan(source: str, device=None) -> PhotoPlan:
 
     Learner mode on a CUDA GPU: photos at 160 px, every ``trainval`` photo, a ResNet-18 backbone.
     Learner mode on a CPU (or MPS): photos at 96 px, a few hundred of them, the small backbone.
-    Synthetic scenes follow the ``mixed`` recipe of :mod:`segedu.recipes` with fewer epochs on a
-    CPU. Fast mode: tiny everything.
+    Synthetic scenes follow the ``mixed`` recipe of :mod:`segedu.recipes` (half the scenes and fewer
+    epochs on a CPU). Every plan uses the "poly" schedule (see below). Fast mode: tiny everything.
     """
     if source not in SOURCES:
         raise ValueError(f"unknown data source {source!r}; choose one of {SOURCES}")
     device = torch.device(device) if device is not None else config.get_device()
     gpu = device.type == "cuda"
     base = recipes.recipe(SYNTHETIC_TRACK)
-    common = {"lr": base.lr, "weight_decay": base.weight_decay, "schedule": base.schedule}
+    # "poly" decays from the first step: a run stopped early by the time cap (a slow or busy machine)
+    # still ends at a lowered learning rate, unlike a one-cycle schedule cut at its peak.
+    common = {"lr": base.lr, "weight_decay": base.weight_decay, "schedule": "poly"}
     if config.is_fast():
         fast = config.FAST_BUDGET
         return PhotoPlan(source, fast.image_size, fast.train_scenes // 2 if source == "pets" else fast.train_scenes,
@@ -88,18 +93,18 @@ def photo_plan(source: str, device=None) -> PhotoPlan:
                          crop_scale=(0.5, 1.0) if source == "pets" else None, backbone="small", **common)
     if source == "pets":
         if gpu:
-            return PhotoPlan(source, 160, PETS_TRAINVAL_PHOTOS, 368, 1024, epochs=12, batch_size=16,
-                             max_seconds=900.0, crop_scale=(0.5, 1.0), backbone="resnet18",
+            return PhotoPlan(source, 160, PETS_TRAINVAL_PHOTOS, 368, 1024, epochs=8, batch_size=16,
+                             max_seconds=600.0, crop_scale=(0.5, 1.0), backbone="resnet18", num_workers=2,
                              **{**common, "lr": 1e-3})
         return PhotoPlan(source, 96, 768, 128, 256, epochs=4, batch_size=16, max_seconds=150.0,
-                         crop_scale=(0.5, 1.0), backbone="small", **common)
+                         crop_scale=(0.5, 1.0), backbone="small", num_workers=1, **common)
     if gpu:
         return PhotoPlan(source, base.image_size, base.train_scenes, base.val_scenes, base.test_scenes,
                          base.epochs, base.batch_size, max_seconds=base.max_seconds, crop_scale=None,
                          backbone="small", **common)
     return PhotoPlan(source, base.image_size, base.train_scenes // 2, base.val_scenes, base.test_scenes,
-                     max(1, base.epochs // 4), base.batch_size, max_seconds=min(base.max_seconds, 120.0),
-                     crop_scale=None, backbone="small", **common)
+                     epochs=3, batch_size=base.batch_size, max_seconds=base.max_seconds, crop_scale=None,
+                     backbone="small", **common)
 
 
 def pretrained_choice(backbone: str) -> tuple[str | None, str]:
@@ -107,17 +112,23 @@ def pretrained_choice(backbone: str) -> tuple[str | None, str]:
 
     ResNet-18 asks for ImageNet weights (downloaded once; offline, the model falls back to the
     course's small backbone, see :func:`segedu.models.backbones.build_backbone`). The small
-    backbone uses the course's own weights when their file exists, else random weights.
+    backbone uses the course's own weights when their file exists and loads, else random weights.
     """
     if backbone == "resnet18":
         return "imagenet", "ResNet-18 with ImageNet weights (downloaded once into torch's cache)"
-    from segedu.models import course_weights_path
+    from segedu.models import SmallBackbone, course_weights_path
+    from segedu.models.pretrained import load_course_weights_
 
     path = course_weights_path()
-    if path.is_file():
-        return "course", f"the course's small backbone, pretrained on synthetic classification ({path})"
-    return None, (f"the small backbone from random weights: the course's pretrained weights ({path}) are "
-                  "not there yet (`python -m segedu.pretrain` makes them)")
+    if not path.is_file():
+        return None, (f"the small backbone from random weights: the course's pretrained weights ({path}) are "
+                      "not there yet (`python -m segedu.pretrain` makes them)")
+    try:
+        load_course_weights_(SmallBackbone(), path)
+    except (ValueError, OSError) as error:
+        reason = str(error).split("\n")[0][:300]
+        return None, f"the small backbone from random weights: the course's weights could not be loaded ({reason})"
+    return "course", f"the course's small backbone, pretrained on synthetic classification ({path})"
 
 
 class ImageNetInput(nn.Module):

@@ -65,3 +65,17 @@ def test_pretrained_choice_and_imagenet_input():
     with torch.no_grad():
         assert torch.allclose(wrapped(x), model.eval()((x - mean) / std))
     assert "mean" not in wrapped.state_dict()
+
+
+def test_pretrained_choice_falls_back_when_the_course_weights_are_missing_or_broken(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEGEDU_DATA", str(tmp_path))
+    option, sentence = photos.pretrained_choice("small")
+    assert option is None and "not there yet" in sentence
+    (tmp_path / "pretrained").mkdir()
+    (tmp_path / "pretrained" / "small_backbone.pt").write_bytes(b"not a weights file")
+    option, sentence = photos.pretrained_choice("small")
+    assert option is None and "could not be loaded" in sentence
+    from segedu.models import SmallBackbone, save_course_backbone
+
+    save_course_backbone(SmallBackbone())
+    assert photos.pretrained_choice("small")[0] == "course"
