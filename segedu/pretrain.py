@@ -68,7 +68,7 @@ def pretrain_backbone(images: int = 60_000, epochs: int = 6, batch_size: int = 6
                       size: int = 64, seed: int = 0, progress: bool = True) -> PretrainResult:
     """Train a :class:`~segedu.models.backbones.SmallBackboneClassifier` on ``images`` synthetic images.
 
-    Each epoch runs over the same ``images`` training images; AdamW with a one-cycle schedule.
+    Each epoch draws ``images`` new training images (labels cost nothing); AdamW with a one-cycle schedule.
     Accuracy is measured on 1,000 validation images after every epoch. In fast mode the
     numbers shrink to a few batches. Returns a :class:`PretrainResult`.
     """
@@ -78,15 +78,18 @@ def pretrain_backbone(images: int = 60_000, epochs: int = 6, batch_size: int = 6
 
     if config.is_fast():
         images, epochs, size = min(images, 256), 1, config.FAST_BUDGET.image_size
-    generator = config.seed_everything(seed)
-    train = classification_data("train", images, size, seed)
+    config.seed_everything(seed)
     val = classification_data("val", 256 if config.is_fast() else 1000, size)
-    classifier = small_backbone_for_classification(len(train.classes))
-    loader = DataLoader(train, batch_size=batch_size, shuffle=True, generator=generator)
+    classifier = small_backbone_for_classification(len(val.classes))
+    steps_per_epoch = -(-images // batch_size)
     optimizer = torch.optim.AdamW(classifier.parameters(), lr=lr, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * len(loader))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch)
     losses, accuracies, start = [], [], time.perf_counter()
     for epoch in tqdm(range(epochs), desc="pretraining", disable=not progress):
+        # Labels are free, so every epoch draws new images; read in order, because the
+        # generator renders scenes in chunks and shuffled reads would re-render them.
+        train = classification_data("train", images, size, seed=seed * epochs + epoch)
+        loader = DataLoader(train, batch_size=batch_size)
         classifier.train()
         total, seen = 0.0, 0
         for images_batch, labels in tqdm(loader, desc=f"epoch {epoch + 1}", leave=False, disable=not progress):
@@ -99,7 +102,7 @@ def pretrain_backbone(images: int = 60_000, epochs: int = 6, batch_size: int = 6
             seen += len(labels)
         losses.append(total / seen)
         accuracies.append(accuracy(classifier, val))
-    return PretrainResult(classifier, train.classes, losses, accuracies, time.perf_counter() - start,
+    return PretrainResult(classifier, val.classes, losses, accuracies, time.perf_counter() - start,
                           epochs * len(train))
 
 
