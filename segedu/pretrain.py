@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     path = save_course_backbone(
         result.backbone, args.out, task="synthetic classification", classes=",".join(result.classes),
         images=args.images, epochs=args.epochs, seed=args.seed, val_accuracy=round(result.val_accuracy[-1], 4),
-        seconds=round(result.seconds), segedu=__version__, torch=torch.__version__,
+        seconds=round(result.seconds), segedu=__version__, torch=str(torch.__version__),
     )
     print(f"validation accuracy per epoch: {', '.join(f'{a:.3f}' for a in result.val_accuracy)}")
     print(f"{result.images_seen} images in {result.seconds / 60:.1f} min; wrote {path}")

@@ -154,3 +154,18 @@ def test_pretrained_option_errors():
         build("fcn8s", 3, backbone="vgg16")
     with pytest.raises(ValueError, match="ImageNet weights need in_channels=3"):
         build_backbone("resnet18", in_channels=1, pretrained="imagenet")
+
+
+def test_metadata_must_be_plain_so_the_file_loads_with_weights_only(tmp_path):
+    with pytest.raises(TypeError, match="str, int, float or bool"):
+        save_course_backbone(SmallBackbone(), tmp_path / "w.pt", torch=torch.__version__)  # a str subclass
+    assert not (tmp_path / "w.pt").exists()
+
+
+def test_the_shipped_course_weights_load_with_weights_only():
+    from segedu.models.pretrained import course_weights_path
+
+    record = torch.load(course_weights_path(), weights_only=True)
+    assert record["metadata"]["task"] == "synthetic classification"
+    backbone = SmallBackbone(channels=tuple(record["channels"]))
+    backbone.load_state_dict(record["state_dict"])

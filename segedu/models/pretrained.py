@@ -56,6 +56,10 @@ def save_course_backbone(backbone: nn.Module, path: str | Path | None = None, **
     """
     path = Path(path) if path is not None else course_weights_path()
     path.parent.mkdir(parents=True, exist_ok=True)
+    for key, value in metadata.items():
+        if type(value) not in (str, int, float, bool):  # exact types: torch.__version__ is a str subclass
+            raise TypeError(f"metadata {key!r} must be a plain str, int, float or bool (loadable with "
+                            f"weights_only=True), got {type(value).__name__}; convert it, e.g. str(value)")
     record = {"format": COURSE_WEIGHTS_FORMAT, **_architecture(backbone), "metadata": dict(metadata),
               "state_dict": {key: value.detach().cpu() for key, value in backbone.state_dict().items()}}
     temporary = path.with_name(f".{path.name}.tmp")
