@@ -18,6 +18,7 @@ import argparse
 import dataclasses
 import fnmatch
 import json
+import os
 import statistics
 import sys
 import time
@@ -115,13 +116,22 @@ class Job:
         return f"{self.run}/{self.track}{suffix}"
 
 
+QUICK_RUNS: dict[str, tuple[str, ...]] = {
+    "shapes": ("plain", "encdec"),
+    "thin": ("encdec", "fcn8s"),
+    "context": ("pspnet_noppm", "pspnet"),
+}
+"""The runs of ``--quick``: one pair per claim (about 10 minutes on two CPU cores)."""
+
+
 def plan_jobs(seeds: int, quick: bool = False, only: list[str] | None = None) -> list[Job]:
-    """All benchmark jobs, in the order they run (seed-major, so partial results cover every track)."""
+    """All benchmark jobs, in the order they run (seed-major, so partial results cover every track).
+
+    ``quick``: only :data:`QUICK_RUNS` and the pretraining pair at 64 labelled scenes.
+    """
     jobs = []
     for seed in range(seeds):
-        for track, runs in recipes.TRACK_RUNS.items():
-            if quick and track == "mixed":
-                runs = [run for run in runs if run in ("unet", "pspnet")]
+        for track, runs in (QUICK_RUNS if quick else recipes.TRACK_RUNS).items():
             jobs += [Job(run, track, seed) for run in runs]
         for labelled in recipes.PRETRAIN_LABELLED if not quick else (64,):
             for kind in ("pretrained", "scratch"):
@@ -157,12 +167,17 @@ def medians(records: list[dict]) -> dict[tuple[str, str, int | None], dict]:
     return table
 
 
-def render_markdown(records: list[dict], claims: list) -> str:
-    """The leaderboard as Markdown: one table per track (medians over seeds) and the claims."""
+def render_markdown(records: list[dict], claims: list, note: str = "") -> str:
+    """The leaderboard as Markdown: one table per track (medians over seeds) and the claims.
+
+    ``note`` (for example how and where the benchmark ran) is printed under the title.
+    """
     table = medians(records)
     lines = ["# segedu leaderboard", "",
              "Medians over seeds, scored on the test scenes; RF is the receptive field of the centre pixel;",
              "latency is one 64x64 image on the CPU. Regenerate with `make bench`.", ""]
+    if note:
+        lines += [note, ""]
     tracks = list(dict.fromkeys(key[1] for key in table))
     for track in tracks:
         lines += [f"## {track}", "",
@@ -239,7 +254,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{'  (hit the time cap)' if record['out_of_time'] else ''}", flush=True)
         results.write_json_atomically(out / "leaderboard.json", records)
     claims = story.check_claims(records)
-    markdown = render_markdown(records, claims)
+    note = (f"This run: {'quick, ' if args.quick else ''}{seeds} seed(s), {len(records)} runs, mode {config.mode()}, "
+            f"{os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
+            f"{time.strftime('%Y-%m-%d')}, {(time.perf_counter() - start) / 60:.0f} min in total.")
+    markdown = render_markdown(records, claims, note)
     (out / "leaderboard.md").write_text(markdown)
     story.plot_leaderboard(records, out / "leaderboard.png")
     print()

@@ -15,27 +15,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from segedu.data.tracks import SIZE_BUCKETS
 from segedu.metrics import BoundaryIoU, BucketedConfusion, ConfusionMatrix
-
-SIZE_BUCKETS = ("small", "medium", "large")
-
-
-def main_logits(output) -> torch.Tensor:
-    """The main logits ``N x C x H x W`` of a model's output.
-
-    Accepts a tensor, a dict with an ``"out"`` entry (torchvision-style models, or PSPNet
-    with its auxiliary head in training mode) or a tuple/list whose first item is the logits.
-    """
-    if isinstance(output, torch.Tensor):
-        return output
-    if isinstance(output, dict) and "out" in output:
-        return output["out"]
-    if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
-        return output[0]
-    raise TypeError(
-        f"The model returned {type(output).__name__}; expected logits N x C x H x W (a tensor) or a dict "
-        f"with an 'out' entry."
-    )
+from segedu.models.base import main_output
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -203,7 +185,7 @@ def evaluate(model: nn.Module, data, batch_size: int = 64, device=None, boundary
         batches = tqdm(batches, desc="evaluate", leave=False)
     try:
         for images, masks, buckets in batches:
-            logits = main_logits(model(images.to(device)))
+            logits = main_output(model(images.to(device)))
             if num_classes is None:
                 num_classes = logits.shape[1]
             if confusion is None:
@@ -251,7 +233,7 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 64) -> tor
     was_training = model.training
     model.eval()
     try:
-        outputs = [main_logits(model(batch[i:i + batch_size].to(device))).argmax(1).cpu()
+        outputs = [main_output(model(batch[i:i + batch_size].to(device))).argmax(1).cpu()
                    for i in range(0, batch.shape[0], batch_size)]
     finally:
         model.train(was_training)

@@ -20,8 +20,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-IGNORE_INDEX = 255
-
+from segedu.data.tracks import IGNORE_INDEX  # one value for data, loss and metrics
 
 # ---------------------------------------------------------------------------------------------
 # Input checks shared by the metrics, the training loop and the evaluation

@@ -28,8 +28,9 @@ from torch.utils.data import DataLoader
 
 from segedu.checkpoint import load, save
 from segedu.config import get_device, seed_everything
-from segedu.evaluate import Scores, _unpack, evaluate, main_logits, num_classes_of, predict
+from segedu.evaluate import Scores, _unpack, evaluate, num_classes_of, predict
 from segedu.metrics import IGNORE_INDEX, check_target
+from segedu.models.base import main_output
 
 __all__ = ["History", "Scores", "evaluate", "fit", "load", "pixel_cross_entropy", "predict", "save"]
 
@@ -179,7 +180,7 @@ def _batch_loss(output, masks: torch.Tensor, criterion: Callable, num_classes: i
     ``output``: logits ``N x C x H x W`` or ``{"out": ..., "aux": ...}``; ``masks``: int ``N x H x W``.
     With an auxiliary output: ``criterion(out) + aux_weight * criterion(aux)`` (aux upsampled if smaller).
     """
-    logits = main_logits(output)
+    logits = main_output(output)
     classes = num_classes if num_classes is not None else logits.shape[1]
     check_target(masks, classes)
     masks = masks.long()  # uint8 / int32 masks are fine; cross-entropy wants int64

@@ -55,7 +55,7 @@ def expect_tensor(value, name: str, shape: tuple | None = None, dtype: torch.dty
         return failed(f"{name} should be a torch.Tensor, got {type(value).__name__}",
                       "return the tensor itself, not a number or a list")
     if shape is not None:
-        matches = value.dim() == len(shape) and all(want is None or got == want for got, want in zip(value.shape, shape))
+        matches = value.dim() == len(shape) and all(want is None or got == want for got, want in zip(value.shape, shape, strict=False))
         if not matches:
             wanted = "x".join("any" if size is None else str(size) for size in shape)
             return failed(f"{name} has shape {tuple(value.shape)}, expected {wanted}",

@@ -104,11 +104,18 @@ class SegmentationModel(nn.Module):
 
 
 def main_output(result) -> torch.Tensor:
-    """The logits of a model's output: ``result`` itself, or ``result["out"]`` for a dict (auxiliary heads)."""
+    """The main logits ``N x C x H x W`` of a model's output.
+
+    Accepts a tensor, a dict with an ``"out"`` entry (torchvision-style models, or PSPNet with its
+    auxiliary head in training mode) or a tuple/list whose first item is the logits.
+    """
+    if isinstance(result, torch.Tensor):
+        return result
     if isinstance(result, dict):
         if "out" not in result:
             raise KeyError(f"expected a dict with key 'out', got keys {sorted(result)}")
         return result["out"]
-    if not isinstance(result, torch.Tensor):
-        raise TypeError(f"expected a tensor or a dict with key 'out', got {type(result).__name__}")
-    return result
+    if isinstance(result, (tuple, list)) and result and isinstance(result[0], torch.Tensor):
+        return result[0]
+    raise TypeError(f"the model returned {type(result).__name__}; expected logits N x C x H x W (a tensor) "
+                    f"or a dict with an 'out' entry")
