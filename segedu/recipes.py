@@ -35,6 +35,9 @@ TRACK_OPTIONS: dict[tuple[str, str], dict] = {
     # Against the 57 k-parameter plain CNN, a narrower encoder-decoder (109 k instead of 433 k)
     # keeps the parameter counts within a factor of 3.
     ("encdec", "shapes"): {"widths": (8, 16, 24, 32, 48)},
+    # On thin, the encoder-decoder halves five times, like the FCNs' backbone: FCN-32s/16s/8s and
+    # the encoder-decoder then share a stride-32 bottleneck and differ only in the skips.
+    ("encdec", "thin"): {"depth": 5},
 }
 """Extra model options for a (run, track) pair, e.g. a narrower network to keep parameters comparable."""
 
