@@ -103,7 +103,7 @@ def photo_plan(source: str, device=None) -> PhotoPlan:
                          base.epochs, base.batch_size, max_seconds=base.max_seconds, crop_scale=None,
                          backbone="small", **common)
     return PhotoPlan(source, base.image_size, base.train_scenes // 2, base.val_scenes, base.test_scenes,
-                     epochs=3, batch_size=base.batch_size, max_seconds=base.max_seconds, crop_scale=None,
+                     epochs=3, batch_size=base.batch_size, max_seconds=min(base.max_seconds, 150.0), crop_scale=None,
                      backbone="small", **common)
 
 
