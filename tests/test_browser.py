@@ -65,15 +65,18 @@ def _rf_explorer(page):
 
 
 def test_receptive_field_explorer_reacts_to_the_keyboard(lab):
+    from playwright.sync_api import expect
+
     base, page = lab
     browser.open_notebook(page, base, "02_receptive_fields.ipynb")
     browser.run_all_cells(page, timeout_ms=240_000)
     assert browser.error_outputs(page) == []
     explorer = _rf_explorer(page)
-    explorer.scroll_into_view_if_needed()
     text, picture = explorer.locator(".segedu-rf-text"), explorer.locator("img").first
+    text.scroll_into_view_if_needed(timeout=30_000)  # JupyterLab may not lay out cells out of view
+    expect(text).to_contain_text("receptive field", timeout=30_000)
     picture.wait_for(timeout=30_000)
-    text_before, picture_before = text.inner_text(), picture.get_attribute("src")
+    text_before, picture_before = text.text_content(), picture.get_attribute("src")
     assert "receptive field" in text_before and picture_before.startswith("data:image/png")
 
     handle = explorer.locator(".noUi-handle").nth(1)  # the column slider (the first one is the row)
@@ -85,14 +88,14 @@ def test_receptive_field_explorer_reacts_to_the_keyboard(lab):
     final = round(float(handle.get_attribute("aria-valuenow")))
     assert final != round(now), "the slider did not move"
     page.wait_for_function(  # the kernel has redrawn for the slider's final position
-        "([element, ending]) => element.innerText.includes(ending)",
+        "([element, ending]) => element.textContent.includes(ending)",
         arg=[text.element_handle(), f", {final})"], timeout=60_000,
     )
     page.wait_for_function(
         "([element, before]) => element.getAttribute('src') !== before",
         arg=[picture.element_handle(), picture_before], timeout=60_000,
     )
-    text_after = text.inner_text()
+    text_after = text.text_content()
     assert _numbers(text_after) != _numbers(text_before), (text_before, text_after)
     assert picture.get_attribute("src") != picture_before
     explorer.screenshot(path=str(SCREENSHOTS / "02_explorer.png"))
