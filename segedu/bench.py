@@ -124,13 +124,15 @@ QUICK_RUNS: dict[str, tuple[str, ...]] = {
 """The runs of ``--quick``: one pair per claim (about 10 minutes on two CPU cores)."""
 
 
-def plan_jobs(seeds: int, quick: bool = False, only: list[str] | None = None) -> list[Job]:
+def plan_jobs(seeds, quick: bool = False, only: list[str] | None = None) -> list[Job]:
     """All benchmark jobs, in the order they run (seed-major, so partial results cover every track).
+
+    ``seeds``: a number of seeds (0, 1, ...) or a list of seeds.
 
     ``quick``: only :data:`QUICK_RUNS` and the pretraining pair at 64 labelled scenes.
     """
     jobs = []
-    for seed in range(seeds):
+    for seed in range(seeds) if isinstance(seeds, int) else seeds:
         for track, runs in (QUICK_RUNS if quick else recipes.TRACK_RUNS).items():
             jobs += [Job(run, track, seed) for run in runs]
         for labelled in recipes.PRETRAIN_LABELLED if not quick else (64,):
@@ -220,30 +222,53 @@ def load_leaderboard(path=None) -> list[dict]:
     return json.loads(path.read_text())
 
 
+def write_outputs(records: list[dict], out: Path, note: str = "") -> str:
+    """Write ``leaderboard.json``, ``.md`` and ``.png`` for ``records`` to ``out``; return the Markdown."""
+    from segedu import story
+
+    out.mkdir(parents=True, exist_ok=True)
+    results.write_json_atomically(out / "leaderboard.json", records)
+    markdown = render_markdown(records, story.check_claims(records), note)
+    (out / "leaderboard.md").write_text(markdown)
+    story.plot_leaderboard(records, out / "leaderboard.png")
+    return markdown
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one seed, fewer runs (about 10 minutes)")
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 3, quick 1)")
+    parser.add_argument("--seed", type=int, action="append", help="run these seeds only (repeatable), "
+                        "e.g. one process per seed on a machine with spare cores")
     parser.add_argument("--only", action="append", help="run only jobs matching MODEL/TRACK patterns")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default results/)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--max-seconds", type=float, default=None,
+                        help="time cap per run instead of the recipe's (only for a busy machine: "
+                             "the leaderboard then says so)")
+    parser.add_argument("--merge", type=Path, nargs="+", help="train nothing: combine these leaderboard.json "
+                        "files into one leaderboard in --out")
     args = parser.parse_args(argv)
-    from segedu import story
-
+    out = args.out or config.results_dir()
+    if args.merge:
+        records = [record for path in args.merge for record in load_leaderboard(path)]
+        note = f"Combined from {len(args.merge)} benchmark processes, {len(records)} runs, {time.strftime('%Y-%m-%d')}."
+        print(write_outputs(records, out, note))
+        return 0
     if args.threads:
         torch.set_num_threads(args.threads)
-    seeds = args.seeds or (1 if args.quick else config.LEARNER_BUDGET.seeds)
-    out = args.out or config.results_dir()
-    out.mkdir(parents=True, exist_ok=True)
+    seeds = args.seed or list(range(args.seeds or (1 if args.quick else config.LEARNER_BUDGET.seeds)))
     jobs = plan_jobs(seeds, args.quick, args.only)
     if not jobs:
         parser.error(f"no run matches {args.only}")
-    print(f"segedu bench: {len(jobs)} runs, {seeds} seed(s), mode {config.mode()}, "
+    overrides = {} if args.max_seconds is None else {"max_seconds": args.max_seconds}
+    print(f"segedu bench: {len(jobs)} runs, seeds {seeds}, mode {config.mode()}, "
           f"{torch.get_num_threads()} threads", flush=True)
     records = []
     start = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
     for number, job in enumerate(jobs, 1):
-        record = train_and_score(job.run, job.track, job.seed, labelled=job.labelled)
+        record = train_and_score(job.run, job.track, job.seed, labelled=job.labelled, **overrides)
         records.append(record)
         elapsed = (time.perf_counter() - start) / 60
         size = record["size_iou"] or {}
@@ -253,15 +278,12 @@ def main(argv: list[str] | None = None) -> int:
               f"{size.get('large') or 0:.2f}  {record['train_seconds']:.0f} s"
               f"{'  (hit the time cap)' if record['out_of_time'] else ''}", flush=True)
         results.write_json_atomically(out / "leaderboard.json", records)
-    claims = story.check_claims(records)
-    note = (f"This run: {'quick, ' if args.quick else ''}{seeds} seed(s), {len(records)} runs, mode {config.mode()}, "
-            f"{os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
+    cap = f", time cap raised to {args.max_seconds:.0f} s per run" if overrides else ""
+    note = (f"This run: {'quick, ' if args.quick else ''}seeds {seeds}, {len(records)} runs, mode {config.mode()}, "
+            f"{os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads{cap}, torch {torch.__version__}, "
             f"{time.strftime('%Y-%m-%d')}, {(time.perf_counter() - start) / 60:.0f} min in total.")
-    markdown = render_markdown(records, claims, note)
-    (out / "leaderboard.md").write_text(markdown)
-    story.plot_leaderboard(records, out / "leaderboard.png")
     print()
-    print(markdown)
+    print(write_outputs(records, out, note))
     print(f"total {(time.perf_counter() - start) / 60:.1f} min; wrote {out}/leaderboard.json, .md, .png")
     return 0
 

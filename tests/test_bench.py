@@ -71,3 +71,14 @@ def test_a_fast_run_end_to_end_writes_the_leaderboard(tmp_path, monkeypatch):
     assert "## shapes" in (tmp_path / "leaderboard.md").read_text()
     assert (tmp_path / "leaderboard.png").stat().st_size > 1000
     json.dumps(records)  # plain JSON all the way down
+
+
+def test_explicit_seeds_and_merging_runs_of_several_processes(tmp_path, monkeypatch):
+    assert {job.seed for job in bench.plan_jobs([2, 5])} == {2, 5}
+    for seed in (0, 1):
+        bench.write_outputs([record("unet", seed, 0.5 + seed / 10)], tmp_path / str(seed))
+    assert bench.main(["--merge", str(tmp_path / "0" / "leaderboard.json"), str(tmp_path / "1" / "leaderboard.json"),
+                       "--out", str(tmp_path / "all")]) == 0
+    merged = bench.load_leaderboard(tmp_path / "all" / "leaderboard.json")
+    assert [r["seed"] for r in merged] == [0, 1]
+    assert "| unet | 2 | 0.550 |" in (tmp_path / "all" / "leaderboard.md").read_text()
