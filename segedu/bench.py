@@ -75,6 +75,7 @@ def train_and_score(run: str, track: str, seed: int = 0, *, labelled: int | None
     if labelled is not None:
         # Few labelled scenes: keep the number of optimisation steps of the full recipe.
         kwargs["epochs"] = max(1, plan.epochs * plan.train_scenes // max(labelled, 1))
+        kwargs["val_every"] = max(1, kwargs["epochs"] // plan.epochs)  # as often as the full recipe
     history = fit(model, train, val, seed=seed, progress=progress, device="cpu", **kwargs)
     scores = evaluate(model, test)
     name, options = recipes.model_spec(run, track)

@@ -82,3 +82,25 @@ def test_explicit_seeds_and_merging_runs_of_several_processes(tmp_path, monkeypa
     merged = bench.load_leaderboard(tmp_path / "all" / "leaderboard.json")
     assert [r["seed"] for r in merged] == [0, 1]
     assert "| unet | 2 | 0.550 |" in (tmp_path / "all" / "leaderboard.md").read_text()
+
+
+def test_few_labelled_scenes_keep_the_recipes_steps_and_validation_count(monkeypatch):
+    import segedu.train
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_fit(model, train, val, **kwargs):
+        seen.update(kwargs, train_length=len(train))
+        raise Stop
+
+    monkeypatch.setenv("SEGEDU_FAST", "0")
+    monkeypatch.setattr(segedu.train, "fit", fake_fit)
+    plan = recipes.recipe(recipes.PRETRAIN_TRACK)
+    with pytest.raises(Stop):
+        bench.train_and_score(f"{recipes.PRETRAIN_MODEL}_scratch", recipes.PRETRAIN_TRACK, labelled=64)
+    assert seen["train_length"] == 64
+    assert seen["epochs"] * 64 == plan.epochs * plan.train_scenes
+    assert seen["epochs"] // seen["val_every"] == plan.epochs
