@@ -249,11 +249,12 @@ def main(argv: list[str] | None = None) -> int:
                              "the leaderboard then says so)")
     parser.add_argument("--merge", type=Path, nargs="+", help="train nothing: combine these leaderboard.json "
                         "files into one leaderboard in --out")
+    parser.add_argument("--note", default=None, help="with --merge: how the runs were made (printed in the .md)")
     args = parser.parse_args(argv)
     out = args.out or config.results_dir()
     if args.merge:
         records = [record for path in args.merge for record in load_leaderboard(path)]
-        note = f"Combined from {len(args.merge)} benchmark processes, {len(records)} runs, {time.strftime('%Y-%m-%d')}."
+        note = args.note or f"Combined from {len(args.merge)} files, {len(records)} runs, {time.strftime('%Y-%m-%d')}."
         print(write_outputs(records, out, note))
         return 0
     if args.threads:
