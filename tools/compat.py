@@ -214,7 +214,7 @@ def _add_main_packages(python: Path) -> None:
     (Path(purelib) / "zz-segedu-main-environment.pth").write_text("".join(lines))
 
 
-def run_inside(env: SideEnv, root: Path = ROOT, timeout: float = 1800) -> subprocess.CompletedProcess:
+def run_inside(env: SideEnv, root: Path = ROOT, timeout: float = 3600) -> subprocess.CompletedProcess:
     """Run the version checks, the imports and ``env.pytest_args`` in ``env`` (built if needed).
 
     Returns the finished process (``returncode``, ``stdout`` with stderr merged in).
