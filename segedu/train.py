@@ -222,7 +222,9 @@ def fit(model: nn.Module, train_data, val_data=None, *, epochs: int, batch_size:
         progress: show tqdm progress bars (notebook widgets or text).
         weight_decay: passed to the optimizer.
         class_weights: float sequence of ``C`` per-class loss weights (default loss only).
-        max_seconds: stop after this much training time, finishing the current step.
+        max_seconds: stop after this much training time, finishing the current step. When the
+            steps will not all fit, the schedule advances with the clock instead of the steps, so a
+            slow machine still ends training at a low learning rate.
         callback: called as ``callback(history)`` after each epoch; return True to stop.
         num_workers: DataLoader worker processes (0 = load in this process, safe everywhere).
         amp: use mixed precision (float16 autocast and gradient scaling) when training on CUDA.
@@ -249,7 +251,9 @@ def fit(model: nn.Module, train_data, val_data=None, *, epochs: int, batch_size:
     loader = DataLoader(train_data, batch_size=batch_size, shuffle=True, generator=generator, drop_last=False,
                         num_workers=_safe_num_workers(num_workers))
     opt = _make_optimizer(optimizer, model, lr, weight_decay)
-    scheduler = _make_schedule(schedule, opt, lr, epochs * len(loader))
+    total_steps = epochs * len(loader)
+    scheduler = _make_schedule(schedule, opt, lr, total_steps)
+    scheduled = 0  # scheduler steps taken
     use_amp = amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
 
@@ -286,6 +290,14 @@ def fit(model: nn.Module, train_data, val_data=None, *, epochs: int, batch_size:
                     step_lr = opt.param_groups[0]["lr"]
                     if scheduler is not None:
                         scheduler.step()
+                        scheduled += 1
+                        if max_seconds is not None:
+                            # On a machine too slow for the budget, the schedule follows the clock, so the
+                            # learning rate has decayed when max_seconds stops training (not still at its peak).
+                            due = min(total_steps, int(total_steps * (time.perf_counter() - start) / max_seconds))
+                            for _ in range(due - scheduled):
+                                scheduler.step()
+                            scheduled = max(scheduled, due)
                     steps += 1
                     loss_sum += loss_value * images.shape[0]
                     images_seen += images.shape[0]

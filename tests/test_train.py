@@ -168,6 +168,17 @@ def test_max_seconds_and_a_callback_can_end_training_early():
     assert history.epochs == 2
 
 
+def test_on_a_slow_machine_the_schedule_follows_the_clock_and_ends_low(monkeypatch):
+    import segedu.train
+
+    clock = iter(0.5 * k for k in range(10**6))  # every look at the clock: half a second later
+    monkeypatch.setattr(segedu.train.time, "perf_counter", lambda: next(clock))
+    history = fit(tiny_net(), ColourScenes(32), **{**FIT, "epochs": 20}, schedule="poly", max_seconds=10)
+    assert history.out_of_time and sum(history.epoch_steps) < 20  # far fewer than the 80 planned steps
+    # Counted in steps, poly would still be above 0.9 * lr; counted by the clock it has decayed.
+    assert history.lr[-1] < 0.5 * FIT["lr"]
+
+
 def test_a_batch_of_ignored_pixels_gives_zero_loss_not_nan_and_is_skipped():
     logits = torch.randn(2, 3, 4, 4, requires_grad=True)
     ignored = torch.full((2, 4, 4), 255)
