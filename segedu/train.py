@@ -288,7 +288,7 @@ def fit(model: nn.Module, train_data, val_data=None, *, epochs: int, batch_size:
                     scaler.step(opt)
                     scaler.update()
                     step_lr = opt.param_groups[0]["lr"]
-                    if scheduler is not None:
+                    if scheduler is not None and scheduled < total_steps:  # the clock may have run it to the end
                         scheduler.step()
                         scheduled += 1
                         if max_seconds is not None:

@@ -179,6 +179,17 @@ def test_on_a_slow_machine_the_schedule_follows_the_clock_and_ends_low(monkeypat
     assert history.lr[-1] < 0.5 * FIT["lr"]
 
 
+def test_a_schedule_run_to_its_end_by_the_clock_is_not_stepped_past_it(monkeypatch):
+    import segedu.train
+
+    # Slow first steps push one-cycle's schedule to its last step, then the clock stops; the
+    # remaining steps must not step it again (OneCycleLR raises past its total).
+    ticks = iter([0.0] * 3 + [9.9] * 10**6)
+    monkeypatch.setattr(segedu.train.time, "perf_counter", lambda: next(ticks))
+    history = fit(tiny_net(), ColourScenes(32), **{**FIT, "epochs": 3}, schedule="onecycle", max_seconds=10)
+    assert not history.out_of_time and sum(history.epoch_steps) == 12
+
+
 def test_a_batch_of_ignored_pixels_gives_zero_loss_not_nan_and_is_skipped():
     logits = torch.randn(2, 3, 4, 4, requires_grad=True)
     ignored = torch.full((2, 4, 4), 255)
