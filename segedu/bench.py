@@ -122,7 +122,7 @@ QUICK_RUNS: dict[str, tuple[str, ...]] = {
     "thin": ("encdec", "fcn8s"),
     "context": ("pspnet_noppm", "pspnet"),
 }
-"""The runs of ``--quick``: one pair per claim (about 10 minutes on two CPU cores)."""
+"""The runs of ``--quick``: one pair per claim (about 6 minutes on two CPU cores)."""
 
 
 def plan_jobs(seeds, quick: bool = False, only: list[str] | None = None) -> list[Job]:
@@ -170,6 +170,10 @@ def medians(records: list[dict]) -> dict[tuple[str, str, int | None], dict]:
     return table
 
 
+def _fmt(value, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
 def render_markdown(records: list[dict], claims: list, note: str = "") -> str:
     """The leaderboard as Markdown: one table per track (medians over seeds) and the claims.
 
@@ -189,15 +193,11 @@ def render_markdown(records: list[dict], claims: list, note: str = "") -> str:
         rows = sorted(((k, v) for k, v in table.items() if k[1] == track), key=lambda kv: -(kv[1]["miou"] or 0))
         for (model, _, labelled), row in rows:
             name = f"{model} ({labelled} labelled)" if labelled else model
-
-            def fmt(value, digits=3):
-                return "-" if value is None else f"{value:.{digits}f}"
-
             rf = row["receptive_field"]
             lines.append(
-                f"| {name} | {row['seeds']} | {fmt(row['miou'])} | {fmt(row['boundary'])} | {fmt(row['small'])} | "
-                f"{fmt(row['medium'])} | {fmt(row['large'])} | {row['params'] / 1e6:.2f} M | {rf[0]} | "
-                f"{fmt(row['train_seconds'], 0)} | {fmt(row['latency_ms'], 1)} |")
+                f"| {name} | {row['seeds']} | {_fmt(row['miou'])} | {_fmt(row['boundary'])} | {_fmt(row['small'])} | "
+                f"{_fmt(row['medium'])} | {_fmt(row['large'])} | {row['params'] / 1e6:.2f} M | {rf[0]} | "
+                f"{_fmt(row['train_seconds'], 0)} | {_fmt(row['latency_ms'], 1)} |")
         lines.append("")
     if claims:
         lines += ["## The course's claims", "", "| claim | holds in every seed | numbers |", "|---|---|---|"]

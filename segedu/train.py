@@ -295,9 +295,9 @@ def fit(model: nn.Module, train_data, val_data=None, *, epochs: int, batch_size:
                             # On a machine too slow for the budget, the schedule follows the clock, so the
                             # learning rate has decayed when max_seconds stops training (not still at its peak).
                             due = min(total_steps, int(total_steps * (time.perf_counter() - start) / max_seconds))
-                            for _ in range(due - scheduled):
+                            while scheduled < due:
                                 scheduler.step()
-                            scheduled = max(scheduled, due)
+                                scheduled += 1
                     steps += 1
                     loss_sum += loss_value * images.shape[0]
                     images_seen += images.shape[0]
