@@ -10,6 +10,10 @@ Writes ``results/leaderboard.json`` (one record per run), ``results/leaderboard.
 over seeds, and whether each claim of the course holds in every seed) and
 ``results/leaderboard.png``; prints the table as it goes. Every run uses the recipe of
 :mod:`segedu.recipes`, exactly as the notebooks do.
+
+A partial run (``--quick``, ``--only`` or ``--seed``) writes to ``build/bench/`` unless ``--out``
+says otherwise, so that it never replaces the committed leaderboard; ``--merge`` combines
+partial results (``--merge build/bench/leaderboard.json ... --out results``).
 """
 
 from __future__ import annotations
@@ -181,13 +185,15 @@ def render_markdown(records: list[dict], claims: list, note: str = "") -> str:
     """
     table = medians(records)
     lines = ["# segedu leaderboard", "",
-             "Medians over seeds, scored on the test scenes; RF is the receptive field of the centre pixel;",
-             "latency is one 64x64 image on the CPU. Regenerate with `make bench`.", ""]
+             "Medians over seeds, scored on the test scenes; RF is the receptive field of the centre pixel",
+             "(measured on the track's images, so at most their side); latency is one image of the track's size",
+             "on the CPU. Regenerate with `make bench`.", ""]
     if note:
         lines += [note, ""]
     tracks = list(dict.fromkeys(key[1] for key in table))
     for track in tracks:
-        lines += [f"## {track}", "",
+        size = recipes.recipe(track).image_size if track in recipes.RECIPES else None
+        lines += [f"## {track}" + (f" ({size} x {size} images)" if size else ""), "",
                   "| run | seeds | mIoU | boundary IoU | small | medium | large | params | RF px | train s | latency ms |",
                   "|---|---|---|---|---|---|---|---|---|---|---|"]
         rows = sorted(((k, v) for k, v in table.items() if k[1] == track), key=lambda kv: -(kv[1]["miou"] or 0))
@@ -219,7 +225,7 @@ def load_leaderboard(path=None) -> list[dict]:
     path = Path(path) if path is not None else leaderboard_path()
     if not path.exists():
         raise FileNotFoundError(f"no leaderboard at {path}; make one with `make bench` "
-                                "(about an hour) or `python -m segedu.bench --quick` (under 10 minutes)")
+                                "(about an hour) or `python -m segedu.bench --quick --out results` (under 10 minutes)")
     return json.loads(path.read_text())
 
 
@@ -235,6 +241,12 @@ def write_outputs(records: list[dict], out: Path, note: str = "") -> str:
     return markdown
 
 
+def default_out(partial: bool) -> Path:
+    """Where a run writes without ``--out``: ``results/`` for the full benchmark; ``build/bench/`` for
+    a partial one (quick, filtered or some seeds), which must not replace the committed leaderboard."""
+    return config.repo_root() / "build" / "bench" if partial else config.results_dir()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one seed, fewer runs (about 10 minutes)")
@@ -242,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, action="append", help="run these seeds only (repeatable), "
                         "e.g. one process per seed on a machine with spare cores")
     parser.add_argument("--only", action="append", help="run only jobs matching MODEL/TRACK patterns")
-    parser.add_argument("--out", type=Path, default=None, help="output folder (default results/)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default results/; build/bench/ for a partial run)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--max-seconds", type=float, default=None,
                         help="time cap per run instead of the recipe's (only for a busy machine: "
@@ -251,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
                         "files into one leaderboard in --out")
     parser.add_argument("--note", default=None, help="with --merge: how the runs were made (printed in the .md)")
     args = parser.parse_args(argv)
-    out = args.out or config.results_dir()
+    out = args.out or default_out(partial=bool(args.quick or args.only or args.seed))
     if args.merge:
         records = [record for path in args.merge for record in load_leaderboard(path)]
         note = args.note or f"Combined from {len(args.merge)} files, {len(records)} runs, {time.strftime('%Y-%m-%d')}."

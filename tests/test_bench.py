@@ -54,6 +54,23 @@ def test_markdown_has_a_table_per_track_sorted_by_miou_and_the_claims():
     assert thin.index("| unet |") < thin.index("| encdec |")
 
 
+def test_markdown_names_each_tracks_image_size(monkeypatch):
+    monkeypatch.setenv("SEGEDU_FAST", "0")  # learner mode: the committed leaderboard's sizes
+    records = [record("pspnet", 0, 0.9, track="context"), record("unet", 0, 0.8)]
+    text = bench.render_markdown(records, [])
+    assert "## context (128 x 128 images)" in text and "## thin (64 x 64 images)" in text
+
+
+def test_a_partial_run_never_writes_over_the_committed_leaderboard(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEGEDU_FAST", "1")
+    monkeypatch.setenv("SEGEDU_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setattr(bench.config, "repo_root", lambda: tmp_path)
+    assert bench.default_out(partial=False) == tmp_path / "results"
+    assert bench.main(["--only", "plain/shapes", "--seeds", "1"]) == 0
+    assert (tmp_path / "build" / "bench" / "leaderboard.json").exists()
+    assert not (tmp_path / "results").exists()
+
+
 def test_load_leaderboard_says_how_to_make_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="make bench"):
         bench.load_leaderboard(tmp_path / "leaderboard.json")

@@ -89,16 +89,23 @@ def test_describe_names_the_classes_and_the_purpose():
 def test_context_objects_take_their_class_from_the_band_far_away():
     dataset = SyntheticScenes("train", "context", size=64, length=64)
     boat, car = dataset.classes.index("boat"), dataset.classes.index("car")
+    sides_seen = set()
     for index in range(64):
         params, row = dataset.params(index)
-        mask = dataset[index][1]
+        image, mask = dataset[index]
         present = set(mask.unique().tolist()) - {0}
         assert present <= ({boat} if params.cue[row] == 0 else {car})
-        band = int(params.band_width[row] * 64)  # the top rows: the band is background...
+        side = int(params.cue_side[row])  # 0 top, 1 bottom, 2 left, 3 right: turn the scene so the band is on top
+        sides_seen.add(side)
+        turn = {0: lambda t: t, 1: lambda t: t.flip(-2), 2: lambda t: t.transpose(-1, -2),
+                3: lambda t: t.flip(-1).transpose(-1, -2)}[side]
+        image, mask = turn(image), turn(mask)
+        band = int(params.band_width[row] * 64)  # the band's rows are background...
         gap = int(track_spec("context").cue_gap * 64)  # ... and no object comes near it
         assert (mask[:band + gap] == 0).all()
-        red, _, blue = dataset[index][0][:, :band].mean((1, 2)).tolist()
+        red, _, blue = image[:, :band].mean((1, 2)).tolist()
         assert (blue - red > 0.3) if params.cue[row] == 0 else (abs(blue - red) < 0.15)  # water or road
+    assert sides_seen == {0, 1, 2, 3}  # the band is at any border
 
 
 # -- determinism and splits ------------------------------------------------------------------------

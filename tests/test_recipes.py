@@ -51,3 +51,13 @@ def test_fit_kwargs_match_the_recipe():
     plan = recipes.recipe("shapes")
     kwargs = plan.fit_kwargs()
     assert kwargs["epochs"] == plan.epochs and kwargs["lr"] == plan.lr and kwargs["max_seconds"] == plan.max_seconds
+
+
+def test_every_track_trains_on_as_many_pixels_with_the_same_optimiser(monkeypatch):
+    monkeypatch.setenv("SEGEDU_FAST", "0")
+    plans = {track: recipes.recipe(track) for track in recipes.RECIPES}
+    pixels = {track: plan.epochs * plan.train_scenes * plan.image_size**2 for track, plan in plans.items()}
+    assert len(set(pixels.values())) == 1, pixels
+    assert plans["context"].image_size == 128  # the band out of the backbone's effective reach (see Recipe)
+    settings = {(p.batch_size, p.lr, p.weight_decay, p.schedule, p.max_seconds) for p in plans.values()}
+    assert len(settings) == 1, settings

@@ -8,8 +8,9 @@ Each track exists to make one architectural idea visibly matter:
 * ``thin``: wires one or two pixels wide and gears with small teeth: details that a
   stride-16 bottleneck blurs away and skip connections bring back.
 * ``context``: one outline, two classes (``boat`` and ``car``); which one is told only by a band
-  of ``water`` or ``road`` at the top of the image, far from the objects: a global prior
-  (pyramid pooling) helps.
+  of ``water`` or ``road`` at one border of the image (a different one in each scene), far from
+  the objects: at 128 px the band is out of reach of a stride-8 backbone's effective receptive
+  field, and a global prior (pyramid pooling) helps.
 * ``mixed``: all of the above in one scene (the union of the classes), used for the leaderboard.
 
 Every difficulty choice is a field of :class:`TrackSpec`, so that experiments can change one
@@ -191,8 +192,9 @@ TRACK_SPECS = {
     # (15 px at 64 px) that the receptive-field lesson shows in the mean IoU, not only by size.
     "shapes": TrackSpec(shapes=("disk", "triangle"), min_objects=2, max_objects=4, size_range=(0.125, 0.6)),
     "thin": TrackSpec(shapes=("wire", "gear"), min_objects=2, max_objects=4),
+    # The band at any border: a network must look across the whole image, in every direction.
     "context": TrackSpec(shapes=(), context_classes=("boat", "car"), min_objects=1, max_objects=3,
-                         max_overlap=0.0),
+                         max_overlap=0.0, cue_side="any"),
     "mixed": TrackSpec(shapes=("disk", "triangle", "wire", "gear"), context_classes=("boat", "car"),
                        min_objects=3, max_objects=6, max_overlap=0.15, size_range=(0.0625, 0.4)),
 }
@@ -207,7 +209,7 @@ _PURPOSE = {
               "object can only be classified by a network whose receptive field covers its outline.",
     "thin": "Wires one or two pixels wide and gears with small teeth: a network that squeezes everything "
             "through a coarse (stride 16 or 32) map blurs them away; skip connections bring them back.",
-    "context": "Boats and cars have the same outline; only the band at the border (water or road), far "
+    "context": "Boats and cars have the same outline; only the band at one border (water or road), far "
                "from the objects, tells them apart: a global prior such as pyramid pooling helps.",
     "mixed": "All of the above in one scene (the union of the classes): the leaderboard track.",
 }
@@ -244,17 +246,23 @@ def _hashed_colour(name: str, salt: int) -> tuple[int, int, int]:
 def describe(track: str, spec: TrackSpec | None = None) -> str:
     """A short text for learners: what ``track`` is for, its classes and its main knobs."""
     spec = spec or track_spec(track)
-    low, high = spec.size_range
+    sizes = []
+    if spec.shapes:
+        sizes.append("outline sizes {:.3g} to {:.3g}".format(*spec.size_range))
+    if spec.has_cue:
+        sizes.append("{} sizes {:.3g} to {:.3g}".format("/".join(spec.context_classes), *spec.context_size_range))
     lines = [
         f"track {track!r}: {_PURPOSE[check_track(track)]}",
         f"classes ({len(spec.classes)}): {', '.join(spec.classes)}",
-        f"objects per scene: {spec.min_objects} to {spec.max_objects}; outline sizes {low:.3g} to {high:.3g} "
+        f"objects per scene: {spec.min_objects} to {spec.max_objects}; {', '.join(sizes)} "
         f"of the image side (log-uniform)",
     ]
     if spec.has_cue:
         pairs = ", ".join(f"{name} on {kind}" for name, kind in zip(spec.context_classes, CUE_KINDS, strict=True))
-        lines.append(f"scene cue: a band at the {spec.cue_side} border ({pairs}), at least "
-                     f"{spec.cue_gap:.3g} of the image side away from every object (wires may cross it)")
+        where = "one border (a random side per scene)" if spec.cue_side == "any" else f"the {spec.cue_side} border"
+        wires = " (wires may cross it)" if "wire" in spec.shapes else ""
+        lines.append(f"scene cue: a band ({pairs}) at {where}, at least {spec.cue_gap:.3g} of the image side "
+                     f"away from every object{wires}")
     return "\n".join(lines)
 
 
