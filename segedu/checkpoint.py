@@ -15,13 +15,13 @@ A checkpoint is a ``torch.save`` file holding one dict::
 from __future__ import annotations
 
 import datetime
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from segedu.atomic import write_atomically
 
 FORMAT = "segedu-checkpoint"
 VERSION = 1
@@ -84,22 +84,7 @@ def save(model: nn.Module | dict, path, meta: dict | None = None) -> Path:
     payload = {"format": FORMAT, "version": VERSION,
                "state_dict": {name: tensor.detach().cpu() for name, tensor in state_dict.items()}, "meta": meta}
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(payload, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    return write_atomically(path, lambda file: torch.save(payload, file), binary=True)
 
 
 def describe_file(path: Path, error: Exception | None = None) -> str:

@@ -13,12 +13,11 @@ import datetime
 import html
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 from segedu import config
+from segedu.atomic import write_atomically
 
 COLUMNS = (
     ("name", "model"), ("track", "track"), ("miou", "mIoU"), ("pixel_accuracy", "pixel acc."),
@@ -50,16 +49,7 @@ def _json_safe(value, where: str):
 
 def write_json_atomically(path: Path, runs: list[dict]) -> None:
     """Write ``runs`` (a JSON-able list) to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            json.dump(runs, file, indent=1)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    write_atomically(path, lambda file: json.dump(runs, file, indent=1))
 
 
 def load_runs(path=None) -> list[dict]:
