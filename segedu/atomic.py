@@ -4,7 +4,7 @@ it, flush it to disk, then rename it over the target (a rename is atomic on one 
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
@@ -13,28 +13,21 @@ from typing import IO
 def write_atomically(path, write: Callable[[IO], None], binary: bool = False) -> Path:
     """Call ``write(file)`` on a temporary file in ``path``'s folder, then move it to ``path``.
 
-    The folder is created if needed. The final file gets the permissions that a plain ``open``
-    would give it (``tempfile`` makes files readable by their owner only). If ``write`` raises,
-    ``path`` is left as it was and the temporary file is removed. Returns ``path`` as a ``Path``.
+    The folder is created if needed. The temporary file is opened like any new file (``"x"``
+    mode), so the result gets the usual permissions (``tempfile.mkstemp`` would make it readable
+    by its owner only). If ``write`` raises, ``path`` is left as it was and the temporary file is
+    removed. Returns ``path`` as a ``Path``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # unique: no clash between processes
     try:
-        with os.fdopen(handle, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as file:
+        with open(temporary, "xb" if binary else "x", **({} if binary else {"encoding": "utf-8"})) as file:
             write(file)
             file.flush()
             os.fsync(file.fileno())
-        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        temporary.unlink(missing_ok=True)
         raise
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)  # the only way to read the umask is to set it, so put it straight back
-    os.umask(mask)
-    return mask
