@@ -289,15 +289,15 @@ def fit(model: nn.Module, train_data, val_data=None, *, epochs: int, batch_size:
                     scaler.update()
                     step_lr = opt.param_groups[0]["lr"]
                     if scheduler is not None and scheduled < total_steps:  # the clock may have run it to the end
-                        scheduler.step()
-                        scheduled += 1
+                        due = scheduled + 1
                         if max_seconds is not None:
                             # On a machine too slow for the budget, the schedule follows the clock, so the
                             # learning rate has decayed when max_seconds stops training (not still at its peak).
-                            due = min(total_steps, int(total_steps * (time.perf_counter() - start) / max_seconds))
-                            while scheduled < due:
-                                scheduler.step()
-                                scheduled += 1
+                            due = max(due, int(total_steps * (time.perf_counter() - start) / max_seconds))
+                        due = min(due, total_steps)
+                        for _ in range(due - scheduled):
+                            scheduler.step()
+                        scheduled = due
                     steps += 1
                     loss_sum += loss_value * images.shape[0]
                     images_seen += images.shape[0]
