@@ -106,6 +106,16 @@ def test_same_seed_gives_identical_losses_on_the_cpu():
     assert fit(tiny_net(0), ColourScenes(24), seed=4, **FIT).train_loss != runs[0]  # shuffling differs
 
 
+def test_cpu_training_runs_channels_last_and_hands_back_the_usual_layout():
+    model, layouts = tiny_net(), []
+    model.register_forward_pre_hook(
+        lambda module, inputs: layouts.append(inputs[0].is_contiguous(memory_format=torch.channels_last)))
+    fit(model, ColourScenes(16), **FIT)
+    assert layouts and all(layouts)  # every training batch went in channels-last
+    assert all(p.is_contiguous() for p in model.parameters())
+    assert model(torch.rand(2, 3, 8, 8)).is_contiguous()
+
+
 def test_best_validation_weights_are_restored_at_the_end():
     model = tiny_net()
     fit(model, ColourScenes(32), **{**FIT, "epochs": 3})  # a decent model to start from

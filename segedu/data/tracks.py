@@ -195,8 +195,10 @@ TRACK_SPECS = {
     # The band at any border: a network must look across the whole image, in every direction.
     "context": TrackSpec(shapes=(), context_classes=("boat", "car"), min_objects=1, max_objects=3,
                          max_overlap=0.0, cue_side="any"),
+    # Outlines from 1/8 of the side, as on the shapes track: a triangle 4 px across has no corners
+    # to tell it from a disk.
     "mixed": TrackSpec(shapes=("disk", "triangle", "wire", "gear"), context_classes=("boat", "car"),
-                       min_objects=3, max_objects=6, max_overlap=0.15, size_range=(0.0625, 0.4)),
+                       min_objects=3, max_objects=6, max_overlap=0.15, size_range=(0.125, 0.4)),
 }
 """Default :class:`TrackSpec` of each track."""
 
