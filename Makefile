@@ -16,7 +16,7 @@ help:
 	@echo "make lab          open the course in JupyterLab (installs on first use)"
 	@echo "make test         run every test: lint, unit tests, notebooks, browser (installs on first use)"
 	@echo "make course       execute every notebook in learner mode into build/course/, with timings"
-	@echo "make bench        train the leaderboard models, 3 seeds (about an hour on a quiet 2-core CPU)"
+	@echo "make bench        train the leaderboard models, 3 seeds (about 45 minutes on a quiet 2-core CPU)"
 	@echo "make bench-quick  one seed, one pair of models per claim (under 10 minutes)"
 	@echo "make compat       run segedu under ipywidgets 7.7.1 and under torch 2.4 / Python 3.10 (downloads 3 GB once)"
 

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m segedu.bench                      # everything, 3 seeds (about an hour on a quiet 2-core CPU)
+    python -m segedu.bench                      # everything, 3 seeds (about 45 minutes on a quiet 2-core CPU)
     python -m segedu.bench --quick              # one seed, the runs the story needs (about 10 minutes)
     python -m segedu.bench --only unet/thin --only 'pspnet*/context'   # filters (shell-style patterns)
 
@@ -225,7 +225,7 @@ def load_leaderboard(path=None) -> list[dict]:
     path = Path(path) if path is not None else leaderboard_path()
     if not path.exists():
         raise FileNotFoundError(f"no leaderboard at {path}; make one with `make bench` "
-                                "(about an hour) or `python -m segedu.bench --quick --out results` (under 10 minutes)")
+                                "(about 45 minutes) or `python -m segedu.bench --quick --out results` (under 10 minutes)")
     return json.loads(path.read_text())
 
 

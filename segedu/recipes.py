@@ -69,9 +69,10 @@ class Recipe:
         max_seconds: time cap per run (the slowest model must finish its epochs within it).
 
     Why these numbers: the slowest models (the plain CNN and the U-Net, full-resolution
-    convolutions) train about 70 images/s at 64 px on two CPU threads, so 3 epochs of 4,096
-    scenes (12,288 images) fit in 3 minutes; batches of 16 give them twice the optimiser steps
-    of batches of 32, which mattered more than anything else we tried.
+    convolutions) train 125 to 180 images/s at 64 px on two CPU threads, so 3 epochs of 4,096
+    scenes (12,288 images) take them under 2 minutes, well inside the cap on a slower laptop;
+    batches of 16 give them twice the optimiser steps of batches of 32, which mattered more than
+    anything else we tried.
 
     The context track uses 1,024 scenes of 128 px (as many pixels per epoch as 4,096 of 64 px):
     at 64 px the dilated backbone's receptive field (211 px) covers the whole image and finds the
@@ -79,9 +80,9 @@ class Recipe:
     128 px the band is out of the backbone's effective reach, and the pyramid's global view gains.
 
     The mixed track, with seven classes and all the difficulties at once, trains 5 epochs in
-    batches of 8: with 3 epochs of batches of 16 every model was still far from converged (U-Net's
-    val mIoU 0.55; telling triangles from disks is learned last), and 5 epochs of batches of 8
-    (2,560 steps) is what keeps the slowest model, U-Net, inside the 3-minute cap.
+    batches of 8 (2,560 steps): with 3 epochs of batches of 16 every model was still far from
+    converged (U-Net's val mIoU 0.55; telling triangles from disks is learned last). U-Net, the
+    slowest, needs about 135 s for it, inside the 3-minute cap.
     """
 
     track: str

@@ -2,14 +2,16 @@
 
 Used by ``tests/test_browser.py``. The server runs on 127.0.0.1 with a token, on a copy of
 ``notebooks/`` (JupyterLab autosaves, and the committed notebooks must stay clean), and is
-always shut down, even when a test fails.
+always shut down, even when a test fails; on Linux also when pytest itself is killed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -39,6 +41,24 @@ def chromium_missing_reason() -> str | None:
     except ImportError:
         return "the Python package playwright is not installed (pip install -e '.[test]')"
     return None
+
+
+PR_SET_PDEATHSIG = 1  # prctl(2) option: a signal the kernel sends when the parent dies (Linux only)
+
+
+def die_with_parent():
+    """A ``preexec_fn`` that asks Linux to send the child SIGTERM when its parent dies; None elsewhere.
+
+    A ``finally`` block shuts the server down when a test fails, but not when pytest is killed
+    (SIGKILL, a CI timeout); without this the server would keep its port and its kernels. Where
+    prctl is missing (macOS, Windows) the ``finally`` block is all we have. prctl is looked up
+    here, in the parent, so the child only makes one system call between fork and exec.
+    """
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _free_port() -> int:
@@ -72,7 +92,8 @@ def jupyter_lab(notebooks: Path, workdir: Path, env: dict[str, str] | None = Non
         "JUPYTERLAB_WORKSPACES_DIR": str(workdir / "lab-workspaces"),
         **(env or {}),
     }
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=server_env, start_new_session=True)
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=server_env, start_new_session=True,
+                               preexec_fn=die_with_parent())
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
