@@ -217,7 +217,9 @@ def fit(model: nn.Module, train_data, val_data=None, *, epochs: int, batch_size:
         optimizer: "adamw", "adam", "sgd" (momentum 0.9) or a callable ``(params, lr=, weight_decay=)``.
         schedule: per-step learning-rate schedule: "poly" (power 0.9), "cosine", "onecycle" or None.
         loss: ``loss(logits, mask) -> scalar``; default :func:`pixel_cross_entropy` with ``class_weights``.
-        device: where to train (moves the model); None picks CUDA, then MPS, then the CPU.
+        device: where to train (moves the model); None picks CUDA, then MPS, then the CPU. On the
+            CPU, training runs in the channels-last memory layout (faster there), and the model is
+            handed back in the usual layout.
         seed: seeds torch/NumPy/Python (dropout, shuffling) so that a CPU run repeats exactly.
         progress: show tqdm progress bars (notebook widgets or text).
         weight_decay: passed to the optimizer.
