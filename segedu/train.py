@@ -343,7 +343,8 @@ def fit(model: nn.Module, train_data, val_data=None, *, epochs: int, batch_size:
         history.interrupted = True
     finally:
         epoch_bar.close()
-        model.to(memory_format=torch.contiguous_format)
+        if memory_format is torch.channels_last:
+            model.to(memory_format=torch.contiguous_format)
     if best_state is not None:
         model.load_state_dict(best_state)
     elif history.epochs:
