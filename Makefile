@@ -10,14 +10,15 @@ PORT   ?= 8888
 # nbval compares only cells marked `# NBVAL_CHECK_OUTPUT`; notebooks run in fast mode.
 PYTEST_ARGS ?=
 
-.PHONY: lab test unit notebooks lint compat course bench bench-quick venv clean help
+.PHONY: lab test unit notebooks lint compat course bench bench-quick bench-check venv clean help
 
 help:
 	@echo "make lab          open the course in JupyterLab (installs on first use)"
 	@echo "make test         run every test: lint, unit tests, notebooks, browser (installs on first use)"
 	@echo "make course       execute every notebook in learner mode into build/course/, with timings"
-	@echo "make bench        train the leaderboard models, 3 seeds (about 45 minutes on a quiet 2-core CPU)"
-	@echo "make bench-quick  one seed, one pair of models per claim (under 10 minutes)"
+	@echo "make bench        train the leaderboard models, 5 seeds, 2 processes (under 2 hours on a quiet 2-core CPU)"
+	@echo "make bench-quick  one seed, one pair of models per claim (about 10 minutes), into build/bench/"
+	@echo "make bench-check  re-run a few seed-0 jobs and compare them digit for digit with the leaderboard"
 	@echo "make compat       run segedu under ipywidgets 7.7.1 and under torch 2.4 / Python 3.10 (downloads 3 GB once)"
 
 venv: $(STAMP)
@@ -61,10 +62,13 @@ course: $(STAMP)
 	SEGEDU_FAST=0 $(PY) tools/run_course.py
 
 bench: $(STAMP)
-	SEGEDU_FAST=0 $(PY) -m segedu.bench
+	SEGEDU_FAST=0 $(PY) -m segedu.leaderboard --processes 2
 
 bench-quick: $(STAMP)
-	SEGEDU_FAST=0 $(PY) -m segedu.bench --quick
+	SEGEDU_FAST=0 $(PY) -m segedu.leaderboard --quick --processes 2
+
+bench-check: $(STAMP)
+	SEGEDU_FAST=0 $(PY) -m segedu.leaderboard --check
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

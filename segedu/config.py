@@ -3,7 +3,8 @@
 * Mode: **learner mode** (the default) runs the real training; **fast mode**
   (``SEGEDU_FAST=1``, set by ``make test``) runs the same code on tiny data and budgets
   so that the whole course executes under test in minutes. Notebooks never hard-code
-  epochs or dataset sizes: they call :func:`budget`.
+  epochs or dataset sizes: they ask :func:`segedu.course.recipes.recipe`, the one place where
+  the two modes differ.
 * Device: :func:`get_device` picks CUDA, then Apple MPS, then the CPU, unless
   ``SEGEDU_DEVICE`` says otherwise.
 * Seeding: :func:`seed_everything`.
@@ -12,7 +13,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import platform
 import random
@@ -51,80 +51,6 @@ def is_fast() -> bool:
 def mode() -> str:
     """Return ``"fast"`` or ``"learner"``."""
     return "fast" if is_fast() else "learner"
-
-
-@dataclasses.dataclass(frozen=True)
-class Budget:
-    """Training budget for the current mode: every size a notebook needs, in one record.
-
-    Attributes:
-        mode: ``"learner"`` or ``"fast"``.
-        image_size: side of the square synthetic images, in pixels.
-        train_scenes: number of training scenes per track.
-        val_scenes: number of validation scenes (used for model selection and curves).
-        test_scenes: number of test scenes (used only for the final scores).
-        epochs: passes over the training scenes.
-        batch_size: scenes per optimisation step.
-        seeds: how many seeds a benchmark repeats each run for.
-    """
-
-    mode: str
-    image_size: int
-    train_scenes: int
-    val_scenes: int
-    test_scenes: int
-    epochs: int
-    batch_size: int
-    seeds: int
-
-    @property
-    def steps_per_epoch(self) -> int:
-        """Optimisation steps in one epoch (the last partial batch counts as a step)."""
-        return -(-self.train_scenes // self.batch_size)
-
-
-LEARNER_BUDGET = Budget(
-    mode="learner",
-    image_size=64,
-    train_scenes=4096,
-    val_scenes=256,
-    test_scenes=512,
-    epochs=8,
-    batch_size=32,
-    seeds=3,
-)
-
-FAST_BUDGET = Budget(
-    mode="fast",
-    image_size=32,
-    train_scenes=64,
-    val_scenes=16,
-    test_scenes=16,
-    epochs=1,
-    batch_size=16,
-    seeds=1,
-)
-
-
-def budget(**overrides) -> Budget:
-    """Return the :class:`Budget` for the current mode, with optional field overrides.
-
-    Example: ``budget(epochs=2)`` keeps the mode's sizes but trains for 2 epochs. In fast
-    mode, overrides that would make a run bigger than the fast budget are capped, so a
-    notebook can ask for what a learner should run and still execute quickly under test.
-    """
-    base = FAST_BUDGET if is_fast() else LEARNER_BUDGET
-    unknown = set(overrides) - {f.name for f in dataclasses.fields(Budget)}
-    if unknown:
-        allowed = ", ".join(f.name for f in dataclasses.fields(Budget))
-        raise TypeError(f"budget() got unknown field(s) {sorted(unknown)}; allowed: {allowed}")
-    if base is FAST_BUDGET:
-        capped = {}
-        for name, value in overrides.items():
-            limit = getattr(FAST_BUDGET, name)
-            capped[name] = min(value, limit) if isinstance(limit, int) and name != "batch_size" else value
-        overrides = capped
-    return dataclasses.replace(base, **overrides)
 
 
 def get_device(prefer: str | None = None) -> torch.device:

@@ -14,13 +14,17 @@ Pixels whose true label is ``ignore_index`` (255, as in PASCAL VOC) are never co
 
 from __future__ import annotations
 
+import dataclasses
+import html
 import math
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 
-from segedu.data.tracks import IGNORE_INDEX  # one value for data, loss and metrics
+IGNORE_INDEX = 255
+"""Mask value of pixels that are not scored: the ``ignore_index`` of the loss and the metrics (as in
+PASCAL VOC). The data uses the same value for pixels it leaves unlabelled."""
 
 # ---------------------------------------------------------------------------------------------
 # Input checks shared by the metrics, the training loop and the evaluation
@@ -81,6 +85,14 @@ def to_prediction(pred_or_logits: torch.Tensor, target: torch.Tensor, num_classe
                 f"float logits (N x C x H x W) or integer class ids shaped like the mask."
             )
         logits = pred_or_logits if target.dim() == 3 else pred_or_logits.unsqueeze(0)
+        finite = torch.isfinite(logits)
+        if not bool(finite.all()):
+            bad = int((~finite).sum())
+            raise ValueError(
+                f"The logits hold {bad} NaN or infinite value(s) out of {logits.numel()}: the model's weights or "
+                f"its input are not finite (training diverged?), so no class can be read from them. Check the "
+                f"input, or reload good weights."
+            )
         if logits.shape[1] != num_classes:
             raise ValueError(
                 f"The logits have {logits.shape[1]} channels but there are {num_classes} classes: the "
@@ -142,6 +154,9 @@ class ConfusionMatrix:
     def __init__(self, num_classes: int, ignore_index: int = IGNORE_INDEX):
         if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
             raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+        if not isinstance(ignore_index, int) or isinstance(ignore_index, bool):
+            raise TypeError(f"ignore_index must be an int (the mask value of unscored pixels, usually "
+                            f"{IGNORE_INDEX}), got {ignore_index!r}; with no such pixels keep the default.")
         if 0 <= ignore_index < num_classes:
             raise ValueError(f"ignore_index {ignore_index} is a real class id (there are {num_classes} classes)")
         self.num_classes = num_classes
@@ -346,3 +361,97 @@ class BoundaryIoU:
         """Forget every count."""
         self.intersection.zero_()
         self.union.zero_()
+
+
+# ---------------------------------------------------------------------------------------------
+# All the scores of one model on one dataset
+# ---------------------------------------------------------------------------------------------
+
+
+def _clean(value) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+@dataclasses.dataclass
+class Scores:
+    """The scores of one model on one dataset (every number accumulated over all pixels).
+
+    Made by :func:`segedu.train.evaluate`.
+
+    Attributes:
+        miou: mean IoU over the classes present in the truth or the prediction.
+        pixel_accuracy: fraction of scored pixels classified right.
+        class_iou: class name -> IoU, or None for a class absent from truth and prediction.
+        boundary: mean Boundary IoU (see :class:`BoundaryIoU`), None if no edges.
+        boundary_width: the band width, in pixels, that ``boundary`` used.
+        size_iou: {"small", "medium", "large"} -> mIoU within the pixels of objects of that
+            size (and the background nearest to them); None when the data has no size info.
+        confusion: the :class:`ConfusionMatrix` (rows truth, columns prediction).
+        class_names: names of the classes, in class-id order.
+        num_images: how many images were scored.
+    """
+
+    miou: float
+    pixel_accuracy: float
+    class_iou: dict[str, float | None]
+    boundary: float | None
+    boundary_width: int | None
+    size_iou: dict[str, float | None] | None
+    confusion: ConfusionMatrix
+    class_names: tuple[str, ...]
+    num_images: int
+
+    @classmethod
+    def from_counts(cls, confusion: ConfusionMatrix, boundary: BoundaryIoU, buckets: BucketedConfusion | None,
+                    class_names: tuple[str, ...], num_images: int) -> Scores:
+        """The scores read from accumulated counts."""
+        return cls(
+            miou=confusion.miou(),
+            pixel_accuracy=confusion.pixel_accuracy(),
+            class_iou={name: _clean(value) for name, value in zip(class_names, confusion.iou().tolist(), strict=True)},
+            boundary=_clean(boundary.miou()),
+            boundary_width=boundary.last_width,
+            size_iou=None if buckets is None else buckets.miou(),
+            confusion=confusion,
+            class_names=tuple(class_names),
+            num_images=num_images,
+        )
+
+    def _summary_lines(self) -> list[tuple[str, str]]:
+        def fmt(value):
+            return "absent" if value is None else f"{value:.3f}"
+
+        lines = [("mIoU", fmt(self.miou)), ("pixel accuracy", fmt(self.pixel_accuracy)),
+                 (f"boundary IoU ({self.boundary_width} px)", fmt(self.boundary))]
+        if self.size_iou is not None:
+            lines += [(f"mIoU on {name} objects", fmt(value)) for name, value in self.size_iou.items()]
+        lines += [(f"IoU {name}", fmt(value)) for name, value in self.class_iou.items()]
+        return lines
+
+    def __repr__(self) -> str:
+        lines = self._summary_lines()
+        width = max(len(label) for label, _ in lines)
+        body = "\n".join(f"  {label:<{width}}  {value}" for label, value in lines)
+        return f"Scores on {self.num_images} images:\n{body}"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td style='text-align:left'>{html.escape(label)}</td><td>{value}</td></tr>"
+            for label, value in self._summary_lines()
+        )
+        return (f"<table><caption>Scores on {self.num_images} images</caption>"
+                f"<tr><th>score</th><th>value</th></tr>{rows}</table>")
+
+    def to_dict(self) -> dict:
+        """A JSON-safe dict (NaN written as None; the confusion matrix as nested lists)."""
+        return {
+            "miou": _clean(self.miou),
+            "pixel_accuracy": _clean(self.pixel_accuracy),
+            "class_iou": dict(self.class_iou),
+            "boundary": self.boundary,
+            "boundary_width": self.boundary_width,
+            "size_iou": None if self.size_iou is None else dict(self.size_iou),
+            "confusion": self.confusion.matrix.tolist(),
+            "class_names": list(self.class_names),
+            "num_images": self.num_images,
+        }

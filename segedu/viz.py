@@ -115,7 +115,7 @@ def _as_batch(images, masks):
 
 def _predictions(model_or_predictions, images: torch.Tensor) -> torch.Tensor:
     if isinstance(model_or_predictions, torch.nn.Module):
-        from segedu.evaluate import predict
+        from segedu.train import predict
 
         return predict(model_or_predictions, images)
     predictions = model_or_predictions.detach().cpu()

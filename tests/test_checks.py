@@ -2,7 +2,7 @@
 
 import torch
 
-from segedu.checks import CheckResult, expect_close, expect_tensor, failed, passed
+from segedu.course.checks import CheckResult, expect_close, expect_tensor, failed, passed
 
 
 def test_results_are_truthy_and_print_one_line():

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from segedu.checks import nb01
+from segedu.course.checks import nb01
 
 
 def right_cross_entropy(logits, target):

@@ -1,6 +1,6 @@
 """The checkers of notebook 02 pass right answers and explain typical wrong ones."""
 
-from segedu.checks import nb02
+from segedu.course.checks import nb02
 from segedu.receptive import rf_size
 
 

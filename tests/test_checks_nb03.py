@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from segedu.checks import nb03
+from segedu.course.checks import nb03
 from segedu.models import bilinear_kernel
 
 

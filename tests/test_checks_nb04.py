@@ -2,7 +2,7 @@
 
 import torch.nn.functional as F
 
-from segedu.checks import nb04
+from segedu.course.checks import nb04
 
 RIGHT = {"score32": (3, 3), "up32to16": (6, 6), "score16": (6, 6), "fused16": (6, 6), "logits": (96, 96)}
 

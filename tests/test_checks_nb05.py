@@ -3,7 +3,7 @@
 import torch
 import torch.nn.functional as F
 
-from segedu.checks import nb05
+from segedu.course.checks import nb05
 from segedu.models import PyramidPoolingModule
 
 

@@ -2,7 +2,7 @@
 
 import torch
 
-from segedu.checks import nb06
+from segedu.course.checks import nb06
 from segedu.models import build
 from segedu.models.pretrained import IMAGENET_MEAN, IMAGENET_STD
 

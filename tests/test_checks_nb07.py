@@ -2,7 +2,7 @@
 
 import torch
 
-from segedu.checks import nb07
+from segedu.course.checks import nb07
 from segedu.data.pets import TRIMAP_TO_CLASS
 
 

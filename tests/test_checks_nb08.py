@@ -1,15 +1,16 @@
-"""Checkers of notebook 08 and segedu.board, on a small fake leaderboard (made here, never in the repo)."""
+"""Checkers of notebook 08 and segedu.leaderboard.report, on a small fake leaderboard (made here, never in the repo)."""
 
 import statistics
 
 import pytest
 
-from segedu import board, story
-from segedu.checks import nb08
+from segedu.course.checks import nb08
+from segedu.leaderboard import report as board
+from segedu.leaderboard.claims import Claim
 
 
 def record(model, track, seed, miou, latency, params=1000, labelled=None):
-    return {"model": model, "track": track, "seed": seed, "miou": miou, "boundary": miou / 2,
+    return {"run": model, "track": track, "seed": seed, "miou": miou, "boundary": miou / 2, "completed": True,
             "size_iou": {"small": miou, "medium": miou, "large": miou}, "params": params,
             "train_seconds": 10.0, "latency_ms": latency, "receptive_field": [21, 21], "labelled": labelled}
 
@@ -34,7 +35,7 @@ def test_median_miou(records):
     records = [*records, record("unet", "mixed", 3, 0.0, 8.0)]  # mean 0.6, median 0.75
     assert "mean" in nb08.check_median_miou(0.6, records, "unet", "mixed").message
     assert "best seed" in nb08.check_median_miou(0.9, records, "unet", "mixed").message
-    mixed_tracks = statistics.median(r["miou"] for r in records if r["model"] == "unet")
+    mixed_tracks = statistics.median(r["miou"] for r in records if r["run"] == "unet")
     assert "mixes tracks" in nb08.check_median_miou(mixed_tracks, records, "unet", "mixed").message
     assert not nb08.check_median_miou(0.1234, records, "unet", "mixed")
     assert not nb08.check_median_miou("high", records, "unet", "mixed")
@@ -52,16 +53,16 @@ def test_best_per_ms(records):
 
 def test_cost_rows_and_tables(records):
     rows = board.cost_rows(records)
-    assert [(r["track"], r["model"]) for r in rows][:3] == [("mixed", "unet"), ("mixed", "encdec"), ("mixed", "plain")]
+    assert [(r["track"], r["run"]) for r in rows][:3] == [("mixed", "unet"), ("mixed", "encdec"), ("mixed", "plain")]
     unet = rows[0]
     assert unet["seeds"] == 3 and unet["miou"] == pytest.approx(0.8) and unet["miou_per_ms"] == pytest.approx(0.1)
     assert unet["receptive_field"] == 21
     table = board.markdown_table(rows)
     assert table.count("\n") == len(rows) + 1 and "fcn8s_pretrained (64 labelled)" in table
     assert "none of the course's claims" in board.claims_markdown([])
-    claims = [story.Claim("a claim", True, "numbers"), story.Claim("another", False, "more")]
+    claims = [Claim("a claim", True, 0.05, (0.1, 0.07), (0, 1)), Claim("another", False, 0.0, (-0.01,), (0,))]
     text = board.claims_markdown(claims)
-    assert "| a claim | yes | numbers |" in text and "**no**" in text
+    assert "| a claim | yes | +0.05 | +0.070 | +0.100, +0.070 |" in text and "**no**" in text
 
 
 def test_plot_cost(records):

@@ -1,4 +1,3 @@
-import dataclasses
 
 import pytest
 import torch
@@ -19,37 +18,6 @@ def test_fast_mode_rejects_a_typo(monkeypatch):
     monkeypatch.setenv("SEGEDU_FAST", "ture")
     with pytest.raises(ValueError, match="SEGEDU_FAST=1"):
         config.is_fast()
-
-
-def test_budget_comes_from_the_mode(monkeypatch):
-    monkeypatch.setenv("SEGEDU_FAST", "1")
-    assert config.budget() == config.FAST_BUDGET
-    monkeypatch.setenv("SEGEDU_FAST", "0")
-    assert config.budget() == config.LEARNER_BUDGET
-
-
-def test_fast_mode_is_smaller_in_every_size():
-    for field in dataclasses.fields(config.Budget):
-        fast, learner = getattr(config.FAST_BUDGET, field.name), getattr(config.LEARNER_BUDGET, field.name)
-        if isinstance(fast, int):
-            assert fast <= learner, field.name
-
-
-def test_budget_overrides_are_capped_in_fast_mode(monkeypatch):
-    monkeypatch.setenv("SEGEDU_FAST", "1")
-    assert config.budget(epochs=20).epochs == config.FAST_BUDGET.epochs
-    assert config.budget(train_scenes=8).train_scenes == 8
-    monkeypatch.setenv("SEGEDU_FAST", "0")
-    assert config.budget(epochs=20).epochs == 20
-
-
-def test_budget_rejects_unknown_fields():
-    with pytest.raises(TypeError, match="allowed: mode, image_size"):
-        config.budget(epoch=3)
-
-
-def test_steps_per_epoch_counts_the_last_partial_batch():
-    assert dataclasses.replace(config.FAST_BUDGET, train_scenes=33, batch_size=16).steps_per_epoch == 3
 
 
 def test_device_defaults_to_best_available(monkeypatch):

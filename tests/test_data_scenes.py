@@ -18,12 +18,11 @@ from segedu.data import (
     SyntheticScenes,
     TrackSpec,
     describe,
-    render,
-    scenes,
     track_spec,
 )
+from segedu.data.engine import chunks, render
+from segedu.data.engine.chunks import PARAMS_PER_CHUNK, stable_seed
 from segedu.data.sampling import sample_scenes
-from segedu.data.scenes import PARAMS_PER_CHUNK, stable_seed
 
 
 def digest(*tensors) -> str:
@@ -127,7 +126,7 @@ def test_items_do_not_depend_on_access_order_length_or_cache():
 def test_dataloader_workers_give_the_same_bytes_as_the_main_process():
     dataset = SyntheticScenes("train", "mixed", size=32, length=24, seed=11)
     CACHE.clear()  # the workers must draw and render the scenes themselves (one thread each)
-    scenes._PARAMS.clear()
+    chunks._PARAMS.clear()
     with_workers = [batch for batch in DataLoader(dataset, batch_size=8, num_workers=2)]
     CACHE.clear()
     in_process = [batch for batch in DataLoader(dataset, batch_size=8, num_workers=0)]
@@ -176,11 +175,13 @@ def test_splits_and_seeds_never_share_scenes():
     assert not {digest(other_seed[i][0]) for i in range(96)} & hashes["train"]
 
 
-def test_length_defaults_to_the_budget_of_the_split():
-    from segedu.config import budget
+def test_length_defaults_to_the_same_number_in_every_mode(monkeypatch):
+    from segedu.data.scenes import DEFAULT_LENGTH
 
-    assert len(SyntheticScenes("train", "shapes", size=32)) == budget().train_scenes
-    assert len(SyntheticScenes("test", "shapes", size=32)) == budget().test_scenes
+    for fast in ("1", "0"):
+        monkeypatch.setenv("SEGEDU_FAST", fast)
+        assert len(SyntheticScenes("train", "shapes", size=32)) == DEFAULT_LENGTH["train"] == 1024
+        assert len(SyntheticScenes("test", "shapes", size=32)) == DEFAULT_LENGTH["test"]
 
 
 # -- sizes -----------------------------------------------------------------------------------------
@@ -199,7 +200,7 @@ def test_non_square_sizes(size):
 def test_scene_parameters_do_not_depend_on_the_image_size():
     small, large = SyntheticScenes("val", "mixed", size=40, length=600), SyntheticScenes("val", "mixed", size=160,
                                                                                          length=600)
-    assert small.scenes_per_chunk > large.scenes_per_chunk  # large images: smaller rendered chunks
+    assert small.chunks.scenes_per_chunk > large.chunks.scenes_per_chunk  # large images: smaller rendered chunks
     for index in (0, 130, 599):
         (params_small, row_small), (params_large, row_large) = small.params(index), large.params(index)
         for name in ("x", "y", "radius", "angle", "label", "colour"):

@@ -2,7 +2,7 @@
 
 import torch
 
-from segedu import lessons, recipes
+from segedu.course import lessons, recipes
 from segedu.models import PlainCNN
 
 

@@ -65,18 +65,20 @@ def test_classifier_for_pretraining():
 def test_course_weights_load_into_fcn_and_dilated_pspnet(course_file):
     path, saved = course_file
     record = torch.load(path, weights_only=True)
-    assert record["metadata"] == {"task": "test", "epochs": 0}
+    assert record["format"] == "segedu-checkpoint"  # the one way weights are saved (segedu.files.save)
+    assert record["meta"]["metadata"] == {"task": "test", "epochs": 0}
     for model in (build("fcn8s", 3, pretrained="course"), build("pspnet", 3, pretrained=True)):
-        assert model.backbone.weights_source == "course"
+        assert model.backbone.weights_source == "course" and model.backbone.pretrained_on == []
         assert same_weights(model.backbone, saved)
     assert build("fcn8s", 3).backbone.weights_source == "random"
+    assert build("fcn8s", 3).backbone.pretrained_on is None
 
 
 def test_missing_course_weights_name_the_file_and_the_script(no_course_file):
     with pytest.raises(FileNotFoundError) as error:
         build("pspnet", 3, pretrained="course")
     assert str(no_course_file) in str(error.value)
-    assert "python -m segedu.pretrain" in str(error.value)
+    assert "python -m segedu.course.pretrain" in str(error.value)
 
 
 def test_course_weights_of_another_architecture_are_refused(tmp_path):
@@ -88,12 +90,18 @@ def test_course_weights_of_another_architecture_are_refused(tmp_path):
 def test_files_that_are_not_course_weights_are_refused(tmp_path, capsys):
     plain_state_dict = tmp_path / "state_dict.pt"
     torch.save(SmallBackbone().state_dict(), plain_state_dict)
-    with pytest.raises(ValueError, match="not a course backbone file"):
+    with pytest.raises(ValueError, match="bare state_dict.*Re-create it with"):
         build_backbone("small", pretrained="course", course_weights=plain_state_dict)
+    other_checkpoint = tmp_path / "model.pt"
+    from segedu.files import save
+
+    save(SmallBackbone(), other_checkpoint)
+    with pytest.raises(ValueError, match="not of a course backbone"):
+        build_backbone("small", pretrained="course", course_weights=other_checkpoint)
     # weights_only=True: a pickle that would run code is never unpickled.
     malicious = tmp_path / "malicious.pt"
     malicious.write_bytes(pickle.dumps(RunsCodeWhenUnpickled(), protocol=2))
-    with pytest.raises(ValueError, match="not a readable weights file"):
+    with pytest.raises(ValueError, match="plain Python pickle"):
         build_backbone("small", pretrained="course", course_weights=malicious)
     assert "must never run" not in capsys.readouterr().out
 
@@ -131,7 +139,7 @@ def test_offline_without_course_weights_warns_twice_and_starts_from_scratch(offl
         backbone = build_backbone("resnet18", pretrained="imagenet")
     messages = [str(w.message) for w in record]
     assert any("URLError" in m for m in messages)
-    assert any(str(no_course_file) in m and "python -m segedu.pretrain" in m for m in messages)
+    assert any(str(no_course_file) in m and "python -m segedu.course.pretrain" in m for m in messages)
     assert isinstance(backbone, SmallBackbone) and backbone.weights_source == "random"
 
 
@@ -157,15 +165,24 @@ def test_pretrained_option_errors():
 
 
 def test_metadata_must_be_plain_so_the_file_loads_with_weights_only(tmp_path):
-    with pytest.raises(TypeError, match="str, int, float or bool"):
-        save_course_backbone(SmallBackbone(), tmp_path / "w.pt", torch=torch.__version__)  # a str subclass
+    with pytest.raises(TypeError, match=r"meta\['metadata'\]\['when'\] is a object"):
+        save_course_backbone(SmallBackbone(), tmp_path / "w.pt", when=object())
     assert not (tmp_path / "w.pt").exists()
+    save_course_backbone(SmallBackbone(), tmp_path / "w.pt", torch=torch.__version__)  # a str subclass: made plain
+    assert type(torch.load(tmp_path / "w.pt", weights_only=True)["meta"]["metadata"]["torch"]) is str
 
 
 def test_the_shipped_course_weights_load_with_weights_only():
     from segedu.models.pretrained import course_weights_path
 
     record = torch.load(course_weights_path(), weights_only=True)
-    assert record["metadata"]["task"] == "synthetic classification"
-    backbone = SmallBackbone(channels=tuple(record["channels"]))
+    assert record["meta"]["metadata"]["task"] == "synthetic classification"
+    backbone = SmallBackbone(channels=tuple(record["meta"]["channels"]))
     backbone.load_state_dict(record["state_dict"])
+    from segedu.course.pretrain import PRETRAIN_SHAPES
+    from segedu.course.recipes import PRETRAIN_TRACK
+    from segedu.data import CLASSES
+
+    # Transfer, not memory: the backbone never saw the classes of the track it is compared on.
+    assert record["meta"]["metadata"]["pretrained_on"] == list(PRETRAIN_SHAPES)
+    assert not set(PRETRAIN_SHAPES) & set(CLASSES[PRETRAIN_TRACK])

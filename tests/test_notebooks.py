@@ -7,7 +7,7 @@ import nbtool
 import pytest
 
 from segedu import REPOSITORY_URL
-from segedu.colab import SETUP_CELL
+from segedu.course.colab import SETUP_CELL
 
 NOTEBOOKS = sorted((nbtool.Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 

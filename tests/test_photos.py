@@ -1,33 +1,36 @@
-"""segedu.photos: plans per source and device, datasets of both sources, ImageNet input normalisation."""
+"""segedu.course.photos: recipes per source and device, datasets of both sources, ImageNet input normalisation."""
 
 import pytest
 import torch
 from test_data_pets import write_fake_pets
 
-from segedu import photos
+from segedu.course import photos, recipes
 from segedu.models import build
 
 
-def test_plans_are_small_in_fast_mode(monkeypatch):
+def test_photo_recipes_are_recipes_small_in_fast_mode(monkeypatch):
     monkeypatch.setenv("SEGEDU_FAST", "1")
     for source in photos.SOURCES:
-        plan = photos.photo_plan(source, "cpu")
-        assert plan.image_size <= 32 and plan.epochs == 1 and plan.backbone == "small"
-        assert plan.fit_kwargs()["epochs"] == 1
+        plan = recipes.photo_recipe(source, torch.device("cpu"))
+        assert isinstance(plan, recipes.Recipe) and plan.image_size <= 32 and plan.epochs == 1
     with pytest.raises(ValueError, match="unknown data source"):
-        photos.photo_plan("flickr", "cpu")
+        recipes.photo_recipe("flickr", torch.device("cpu"))
 
 
-def test_learner_plans_depend_on_the_device(monkeypatch):
+def test_learner_recipes_and_backbones_depend_on_the_device(monkeypatch):
     monkeypatch.setenv("SEGEDU_FAST", "0")
-    gpu, cpu = photos.photo_plan("pets", "cuda"), photos.photo_plan("pets", "cpu")
-    assert gpu.image_size > cpu.image_size and gpu.backbone == "resnet18" and cpu.backbone == "small"
-    assert gpu.crop_scale is not None and photos.photo_plan("synthetic", "cpu").crop_scale is None
+    gpu, cpu = (recipes.photo_recipe("pets", torch.device(name)) for name in ("cuda", "cpu"))
+    assert gpu.image_size > cpu.image_size and gpu.train_scenes > cpu.train_scenes
+    assert photos.backbone_for(torch.device("cuda")) == "resnet18" and photos.backbone_for(torch.device("cpu")) == "small"
+    synthetic = recipes.photo_recipe("synthetic", torch.device("cpu"))
+    assert synthetic.track == "mixed" and synthetic.steps < recipes.recipe("mixed").steps
+    assert recipes.photo_recipe("synthetic", torch.device("cuda")) == recipes.recipe("mixed")
+    assert photos.loader_workers("pets") == 1 and photos.loader_workers("synthetic") == 0
 
 
 def test_pets_datasets_from_a_fake_copy(tmp_path, monkeypatch):
     monkeypatch.setenv("SEGEDU_FAST", "1")
-    plan = photos.photo_plan("pets", "cpu")
+    plan = recipes.photo_recipe("pets", torch.device("cpu"))
     data = photos.load_datasets("pets", plan, write_fake_pets(tmp_path))
     assert data.track == "pets" and data.classes == ("background", "pet") and data.num_classes == 2
     assert len(data.train) + len(data.val) == 3 and len(data.val) == 1 and len(data.test) == 2
@@ -38,9 +41,9 @@ def test_pets_datasets_from_a_fake_copy(tmp_path, monkeypatch):
 
 def test_synthetic_datasets(monkeypatch):
     monkeypatch.setenv("SEGEDU_FAST", "1")
-    plan = photos.photo_plan("synthetic", "cpu")
+    plan = recipes.photo_recipe("synthetic", torch.device("cpu"))
     data = photos.load_datasets("synthetic", plan)
-    assert data.track == "mixed" and len(data.train) == plan.train_images and data.classes[0] == "background"
+    assert data.track == "mixed" and len(data.train) == plan.train_scenes and data.classes[0] == "background"
     assert data.train[0][0].shape == (3, plan.image_size, plan.image_size)
 
 

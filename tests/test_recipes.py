@@ -2,7 +2,7 @@
 
 import pytest
 
-from segedu import recipes
+from segedu.course import recipes
 from segedu.data import CLASSES
 from segedu.models import count_parameters
 
@@ -31,6 +31,14 @@ def test_fast_mode_shrinks_the_recipe(monkeypatch):
     assert (fast.lr, fast.schedule) == (learner.lr, learner.schedule)
 
 
+def test_fast_mode_changes_only_sizes_and_epochs_and_the_overrides_cannot_undo_it(monkeypatch):
+    monkeypatch.setenv("SEGEDU_FAST", "1")
+    fast = recipes.recipe("mixed", train_scenes=4096, epochs=9, lr=1e-3)
+    assert (fast.image_size, fast.train_scenes, fast.epochs, fast.batch_size) == (32, 64, 1, 16)
+    assert fast.lr == 1e-3 and recipes.recipe("mixed", train_scenes=8).train_scenes == 8
+    assert set(recipes.all_recipes()) == set(recipes.RECIPES)
+
+
 def test_recipe_rejects_an_unknown_track():
     with pytest.raises(ValueError, match="tracks with recipes: shapes"):
         recipes.recipe("forest")
@@ -47,10 +55,15 @@ def test_unknown_run_names_the_known_ones():
         recipes.model_spec("segformer")
 
 
-def test_fit_kwargs_match_the_recipe():
+def test_a_recipe_is_a_number_of_steps_with_no_time_in_it(monkeypatch):
+    monkeypatch.setenv("SEGEDU_FAST", "0")
     plan = recipes.recipe("shapes")
-    kwargs = plan.fit_kwargs()
-    assert kwargs["epochs"] == plan.epochs and kwargs["lr"] == plan.lr and kwargs["max_seconds"] == plan.max_seconds
+    assert plan.fit_kwargs() == {"epochs": 3, "batch_size": 16, "lr": plan.lr, "weight_decay": plan.weight_decay,
+                                 "schedule": "onecycle"}
+    assert plan.steps_per_epoch == 256 and plan.steps == 768
+    assert recipes.recipe("shapes", train_scenes=33, batch_size=16).steps_per_epoch == 3  # the last partial batch
+    assert "768 steps" in str(plan)
+    assert recipes.recipe("mixed").steps == 2560
 
 
 def test_every_track_has_as_many_pixels_per_epoch_and_the_same_optimiser(monkeypatch):
@@ -59,7 +72,7 @@ def test_every_track_has_as_many_pixels_per_epoch_and_the_same_optimiser(monkeyp
     pixels = {track: plan.train_scenes * plan.image_size**2 for track, plan in plans.items()}
     assert len(set(pixels.values())) == 1, pixels
     assert plans["context"].image_size == 128  # the band out of the backbone's effective reach (see Recipe)
-    settings = {(p.lr, p.weight_decay, p.schedule, p.max_seconds) for p in plans.values()}
+    settings = {(p.lr, p.weight_decay, p.schedule) for p in plans.values()}
     assert len(settings) == 1, settings
     # Only the mixed track, the hardest, trains longer: more epochs of smaller batches (see Recipe).
     assert {track: (p.epochs, p.batch_size) for track, p in plans.items()} == {

@@ -97,7 +97,8 @@ def test_fit_learns_and_records_one_entry_per_epoch():
     assert history.val_miou[-1] > max(0.6, before)
     assert not history.interrupted and not history.out_of_time
     assert json.loads(json.dumps(history.to_dict()))["epoch_steps"] == [8, 8, 8, 8]
-    assert "4 epochs, 32 steps" in repr(history) and "best val mIoU" in repr(history)
+    assert "4 epochs, 32 of 32 steps" in repr(history) and "best val mIoU" in repr(history)
+    assert history.completed and history.steps == history.planned_steps == 32
 
 
 def test_same_seed_gives_identical_losses_on_the_cpu():
@@ -116,88 +117,147 @@ def test_cpu_training_runs_channels_last_and_hands_back_the_usual_layout():
     assert model(torch.rand(2, 3, 8, 8)).is_contiguous()
 
 
+def epoch_end_weights(model, steps_per_epoch, epoch, saved, then=None):
+    """A loss that copies the model's weights as they are at the end of ``epoch`` (at the first step
+    of the next one, before it changes them) into ``saved``, then calls ``then()``."""
+    calls = []
+
+    def loss(logits, target):
+        calls.append(1)
+        if len(calls) == epoch * steps_per_epoch + 1:
+            saved.update(copy.deepcopy(model.state_dict()))
+            if then is not None:
+                then()
+        return F.cross_entropy(logits, target, ignore_index=255)
+
+    return loss
+
+
+def assert_weights(model, saved):
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, saved[name]), name
+
+
 def test_best_validation_weights_are_restored_at_the_end():
     model = tiny_net()
     fit(model, ColourScenes(32), **{**FIT, "epochs": 3})  # a decent model to start from
     saved = {}
 
-    def sabotage(history):  # after epoch 1, break the model: later epochs score worse
-        if history.epochs == 1:
-            saved.update(copy.deepcopy(model.state_dict()))
-            with torch.no_grad():
-                model[2].bias.copy_(torch.tensor([50.0, 0.0, 0.0]))
+    def sabotage():  # after epoch 1, break the model: later epochs score worse
+        with torch.no_grad():
+            model[2].bias.copy_(torch.tensor([50.0, 0.0, 0.0]))
 
     history = fit(model, ColourScenes(16), ColourScenes(16, seed=1), **{**FIT, "lr": 1e-9, "epochs": 3},
-                  schedule=None, callback=sabotage)
+                  schedule=None, loss=epoch_end_weights(model, 2, 1, saved, sabotage))
     assert history.best_epoch == 1
     assert history.val_miou[0] == history.best_val_miou > history.val_miou[2]
-    for name, tensor in model.state_dict().items():
-        assert torch.equal(tensor, saved[name]), name
+    assert_weights(model, saved)
     assert evaluate(model, ColourScenes(16, seed=1)).miou == pytest.approx(history.val_miou[0])
 
 
 def test_without_validation_the_last_weights_are_kept():
     history = fit(tiny_net(), ColourScenes(16), **FIT)
-    assert history.best_epoch == 2 and history.val_miou == [None, None]
+    assert history.best_epoch == 2 and history.val_miou == [None, None] and history.completed
 
 
 def test_keyboard_interrupt_stops_cleanly_and_keeps_the_best_weights():
-    model, calls, saved = tiny_net(), [], {}
+    model, saved = tiny_net(), {}
 
-    def interrupting_loss(logits, target):
-        calls.append(1)
-        if len(calls) == 5:  # 3 steps per epoch: epoch 2, step 2
-            raise KeyboardInterrupt
-        return F.cross_entropy(logits, target, ignore_index=255)
-
-    def remember(history):  # also called after the interrupted epoch: keep epoch 1's weights
-        if history.epochs == 1:
-            saved.update(copy.deepcopy(model.state_dict()))
+    def interrupt():
+        raise KeyboardInterrupt
 
     history = fit(model, ColourScenes(24), ColourScenes(8, seed=1), **{**FIT, "epochs": 3},
-                  loss=interrupting_loss, callback=remember)
-    assert history.interrupted
-    assert history.epoch_steps == [3, 1] and history.val_miou[1] is None and history.best_epoch == 1
-    for name, tensor in model.state_dict().items():
-        assert torch.equal(tensor, saved[name]), name
-    assert "interrupted" in repr(history)
+                  loss=epoch_end_weights(model, 3, 1, saved, interrupt))
+    assert history.interrupted and not history.completed and history.stopped_by == "interrupted"
+    assert history.epoch_steps == [3] and history.steps == 3 and history.best_epoch == 1
+    assert_weights(model, saved)
+    assert "interrupted: undertrained" in repr(history)
 
 
-def test_progress_bars_are_shown_only_when_asked(capsys):
-    fit(tiny_net(), ColourScenes(16), **{**FIT, "progress": True})
-    shown = capsys.readouterr().err
-    assert "epochs: 100%" in shown and "val_miou" not in shown and "loss=" in shown
+def test_ctrl_c_while_the_best_weights_are_copied_keeps_the_previous_best(monkeypatch):
+    from segedu.train import helpers
+
+    model, saved, copies = tiny_net(), {}, []
+    real_deepcopy = copy.deepcopy
+
+    def deepcopy_interrupted_the_second_time(value):
+        copies.append(1)
+        if len(copies) == 2:
+            raise KeyboardInterrupt
+        return real_deepcopy(value)
+
+    import types
+
+    monkeypatch.setattr(helpers, "copy", types.SimpleNamespace(deepcopy=deepcopy_interrupted_the_second_time))
+    # The model learns: epoch 1's validation is the best so far (copied), epoch 2's is better still, and
+    # its copy is interrupted.
+    history = fit(model, ColourScenes(64), ColourScenes(8, seed=1), **{**FIT, "epochs": 3}, schedule=None,
+                  loss=epoch_end_weights(model, 8, 1, saved))
+    assert history.interrupted and copies == [1, 1]
+    assert history.best_epoch == 1 and history.val_miou[1] is None  # epoch 2 was never kept: not reported
+    assert_weights(model, saved)
+
+
+def test_divergence_after_a_good_epoch_hands_back_the_best_weights():
+    model, saved = tiny_net(), {}
+    calls = []
+
+    def diverging(logits, target):
+        calls.append(1)
+        if len(calls) == 3:  # epoch 2, step 1
+            saved.update(copy.deepcopy(model.state_dict()))
+            return logits.sum() * math.nan
+        return F.cross_entropy(logits, target)
+
+    with pytest.raises(FloatingPointError, match="loss became nan at step 3.*now holds the weights of epoch 1"):
+        fit(model, ColourScenes(16), ColourScenes(8, seed=1), **{**FIT, "epochs": 3}, loss=diverging)
+    assert_weights(model, saved)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_progress_bars_and_the_time_estimate_are_shown_only_when_asked(capsys):
+    fit(tiny_net(), ColourScenes(64), **{**FIT, "progress": True})
+    shown = capsys.readouterr()
+    assert "epochs: 100%" in shown.err and "loss=" in shown.err
+    assert "1 of 16 steps took" in shown.out + shown.err and "should take about" in shown.out + shown.err
     fit(tiny_net(), ColourScenes(16), **FIT)
-    assert capsys.readouterr().err == ""
+    assert capsys.readouterr() == ("", "")
 
 
-def test_max_seconds_and_a_callback_can_end_training_early():
-    history = fit(tiny_net(), ColourScenes(32), **FIT, max_seconds=1e-9)
-    assert history.out_of_time and history.epoch_steps == [1]
-    history = fit(tiny_net(), ColourScenes(16), **{**FIT, "epochs": 5}, callback=lambda h: h.epochs == 2)
-    assert history.epochs == 2
+def slow_clock(seconds_per_look):
+    """A clock that runs ``seconds_per_look`` seconds further every time it is read: a machine whose
+    every step takes that long (whatever the real speed)."""
+    ticks = iter(seconds_per_look * k for k in range(10**7))
+    return lambda: next(ticks)
 
 
-def test_on_a_slow_machine_the_schedule_follows_the_clock_and_ends_low(monkeypatch):
-    import segedu.train
+def test_a_machine_ten_times_slower_trains_the_same_weights(monkeypatch):
+    from segedu.train import helpers
 
-    clock = iter(0.5 * k for k in range(10**6))  # every look at the clock: half a second later
-    monkeypatch.setattr(segedu.train.time, "perf_counter", lambda: next(clock))
-    history = fit(tiny_net(), ColourScenes(32), **{**FIT, "epochs": 20}, schedule="poly", max_seconds=10)
-    assert history.out_of_time and sum(history.epoch_steps) < 20  # far fewer than the 80 planned steps
-    # Counted in steps, poly would still be above 0.9 * lr; counted by the clock it has decayed.
-    assert history.lr[-1] < 0.5 * FIT["lr"]
+    data, val = ColourScenes(32), ColourScenes(8, seed=1)
+    reference = tiny_net()
+    fit(reference, data, val, **{**FIT, "epochs": 3}, schedule="onecycle")
+    real_step = helpers.clock()
+    monkeypatch.setattr(helpers, "clock", slow_clock(10.0))  # every step "takes" 10 s or more
+    slow = tiny_net()
+    history = fit(slow, data, val, **{**FIT, "epochs": 3}, schedule="onecycle", max_seconds=10**6)
+    assert history.completed and history.steps == history.planned_steps == 12
+    assert_weights(slow, reference.state_dict())
+    assert real_step > 0
 
 
-def test_a_schedule_run_to_its_end_by_the_clock_is_not_stepped_past_it(monkeypatch):
-    import segedu.train
+def test_the_time_cap_only_stops_training_and_marks_it(monkeypatch):
+    from segedu.train import helpers
 
-    # Slow first steps push one-cycle's schedule to its last step, then the clock stops; the
-    # remaining steps must not step it again (OneCycleLR raises past its total).
-    ticks = iter([0.0] * 3 + [9.9] * 10**6)
-    monkeypatch.setattr(segedu.train.time, "perf_counter", lambda: next(ticks))
-    history = fit(tiny_net(), ColourScenes(32), **{**FIT, "epochs": 3}, schedule="onecycle", max_seconds=10)
-    assert not history.out_of_time and sum(history.epoch_steps) == 12
+    monkeypatch.setattr(helpers, "clock", slow_clock(10.0))
+    history = fit(tiny_net(), ColourScenes(32), ColourScenes(8, seed=1), **{**FIT, "epochs": 20}, schedule="poly",
+                  max_seconds=35)
+    assert history.out_of_time and history.stopped_by == "time cap" and not history.completed
+    assert history.planned_steps == 80 and 0 < history.steps < 10
+    # The schedule follows the steps, never the clock: step k of 80 ran at lr * (1 - (k - 1) / 80) ** 0.9.
+    assert history.lr[-1] == pytest.approx(FIT["lr"] * (1 - (history.steps - 1) / 80) ** 0.9)
+    assert history.val_miou[-1] is not None  # the stopped model is scored, and marked undertrained
+    assert "stopped by the time cap: undertrained" in repr(history)
 
 
 def test_a_batch_of_ignored_pixels_gives_zero_loss_not_nan_and_is_skipped():
@@ -290,16 +350,18 @@ def test_bad_training_input_gives_clear_errors():
         fit(strided, ColourScenes(8), **FIT)
     with pytest.raises(ValueError, match="empty"):
         fit(tiny_net(), ColourScenes(0), **FIT)
-    with pytest.raises(FloatingPointError, match="loss became nan at epoch 1, step 1: training diverged"):
+    with pytest.raises(FloatingPointError, match="loss became nan at step 1: training diverged"):
         fit(tiny_net(), ColourScenes(8), **FIT, loss=lambda logits, target: logits.sum() * math.nan)
     with pytest.raises(ValueError, match="epochs must be a positive int"):
         fit(tiny_net(), ColourScenes(8), **{**FIT, "epochs": 0})
+    with pytest.raises(TypeError, match="takes a Dataset, not a DataLoader.*loader.dataset"):
+        fit(tiny_net(), torch.utils.data.DataLoader(ColourScenes(8), batch_size=4), **FIT)
 
 
 def test_worker_processes_fall_back_to_zero_in_a_notebook_without_fork(monkeypatch):
     import types
 
-    from segedu import train
+    from segedu.train import helpers as train
 
     class Context:
         def __init__(self, method):
@@ -311,10 +373,10 @@ def test_worker_processes_fall_back_to_zero_in_a_notebook_without_fork(monkeypat
     monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))  # like a notebook: no __file__
     monkeypatch.setattr(train.multiprocessing, "get_context", lambda: Context("spawn"))
     with pytest.warns(UserWarning, match="num_workers=2 does not work in a notebook"):
-        assert train._safe_num_workers(2) == 0
+        assert train.safe_num_workers(2) == 0
     monkeypatch.setattr(train.multiprocessing, "get_context", lambda: Context("fork"))
-    assert train._safe_num_workers(2) == 2
-    assert train._safe_num_workers(0) == 0
+    assert train.safe_num_workers(2) == 2
+    assert train.safe_num_workers(0) == 0
 
 
 # --------------------------------------------------------------------------- evaluate, predict

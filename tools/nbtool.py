@@ -19,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 
-from segedu.colab import SETUP_CELL
+from segedu.course.colab import SETUP_CELL
 
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
 KEPT_CELL_METADATA = ("tags", "jupyter", "editable", "deletable")

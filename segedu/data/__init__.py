@@ -9,7 +9,8 @@
 """
 
 from segedu.data.classification import SyntheticClassification
-from segedu.data.scenes import CACHE, SPLITS, SyntheticScenes
+from segedu.data.engine.chunks import CACHE
+from segedu.data.scenes import SPLITS, SyntheticScenes
 from segedu.data.tracks import (
     CLASS_COLOURS,
     CLASSES,

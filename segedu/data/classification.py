@@ -12,9 +12,11 @@ import dataclasses
 
 import torch
 
-from segedu.data import render
+from segedu.data.engine import render
+from segedu.data.engine.chunks import Chunk
 from segedu.data.sampling import SceneParams, scale_objects
-from segedu.data.scenes import Chunk, SyntheticScenes
+from segedu.data.scenes import SyntheticScenes
+from segedu.data.tracks import TrackSpec, track_spec
 
 OTHERS_AT_MOST = 0.6
 """Objects other than the largest are shrunk to at most this fraction of the largest one's size."""
@@ -33,7 +35,7 @@ class SyntheticClassification(SyntheticScenes):
     Args:
         split: ``"train"``, ``"val"`` or ``"test"``.
         size: image side in pixels, or ``(height, width)``; 32 to 512.
-        length: number of images; ``None`` takes the split's size from ``segedu.config.budget()``.
+        length: number of images; ``None`` takes the split's default length.
         seed: another seed gives other images (never the segmentation scenes of the same seed).
         track: whose objects and backgrounds to draw (default ``"shapes"``).
         transform: optional callable ``image -> image``.
@@ -47,18 +49,18 @@ class SyntheticClassification(SyntheticScenes):
 
     def __init__(self, split: str = "train", size=64, length: int | None = None, seed: int = 0,
                  track: str = "shapes", transform=None, spec=None):
+        base = spec if isinstance(spec, TrackSpec) else track_spec(track)
+        spec = dataclasses.replace(base, min_objects=1, max_objects=min(MAX_OBJECTS, max(1, base.max_objects)),
+                                   max_overlap=0.0)
         super().__init__(split=split, track=track, size=size, length=length, seed=seed, transform=transform,
                          spec=spec)
-        self.spec = dataclasses.replace(self.spec, min_objects=1, max_objects=min(MAX_OBJECTS, max(
-            1, self.spec.max_objects)), max_overlap=0.0)
-        self._cache_key = self._cache_key[:-1] + (repr(self.spec),)
         self.segmentation_classes = self.classes
         self.classes = self.classes[1:]
         self.num_classes = len(self.classes)
         self.palette = self.palette[1:]
 
     def __getitem__(self, index):
-        chunk, row = self._locate(index)
+        chunk, row = self.chunks.locate(index)
         image = chunk.images[row].float().mul_(1 / 255)
         if self.transform is not None:
             image = self.transform(image)
@@ -70,19 +72,19 @@ class SyntheticClassification(SyntheticScenes):
 
     def batch(self, indices) -> dict[str, torch.Tensor]:
         """``{"image": N x 3 x H x W, "label": N}`` for ``indices``, without the transform."""
-        located = [self._locate(index) for index in indices]
+        located = [self.chunks.locate(index) for index in indices]
         if not located:
             raise ValueError("batch() needs at least one index")
         return {"image": torch.stack([chunk.images[row] for chunk, row in located]).float().mul_(1 / 255),
                 "label": torch.stack([chunk.labels[row] for chunk, row in located])}
 
-    def _make_chunk(self, number: int) -> Chunk:
-        params = self._chunk_params(number)
+    @staticmethod
+    def _make_chunk(params: SceneParams, height: int, width: int, spec: TrackSpec) -> Chunk:
         largest = largest_object(params)
         largest_size = params.size.gather(1, largest[:, None])
         factor = (OTHERS_AT_MOST * largest_size / params.size.clamp(min=1e-6)).clamp(max=1.0)
         factor.scatter_(1, largest[:, None], 1.0)
         scale_objects(params, factor)
-        images, masks = render.render_scenes(params, self.height, self.width)
+        images, masks = render.render_scenes(params, height, width)
         labels = params.label.gather(1, largest[:, None])[:, 0] - 1
         return Chunk(params, images, masks, labels=labels)

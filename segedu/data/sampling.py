@@ -3,7 +3,7 @@
 Everything is drawn in relative units (positions as fractions of the image width and height,
 lengths as fractions of the shorter side) from one ``torch.Generator``, always in the same
 order, so a scene is fully determined by the generator's seed and looks the same at every
-image size. Turning parameters into pixels is :mod:`segedu.data.render`'s job.
+image size. Turning parameters into pixels is :mod:`segedu.data.engine.render`'s job.
 """
 
 from __future__ import annotations
@@ -45,7 +45,9 @@ class SceneParams:
     as a fraction of their number), ``light`` (``N x 2``: gradient of the lighting), ``cue`` (-1 without a band, else 0 = water, 1 = road),
     ``cue_side`` (index into top, bottom, left, right), ``band_width`` (fraction of the shorter side),
     ``band_colour`` (``N x 3``), ``band_pattern`` (contrast of the band's pattern), ``band_phase``,
-    ``noise_std`` (the same for all scenes), ``noise_offset`` (fraction into the noise bank).
+    ``far_cue``, ``far_band_colour``, ``far_band_phase`` (the band on the opposite border, on tracks with
+    two bands; ``far_cue`` -1 elsewhere), ``noise_std`` (the same for all scenes), ``noise_offset``
+    (fraction into the noise bank).
     """
 
     active: torch.Tensor
@@ -77,6 +79,9 @@ class SceneParams:
     band_colour: torch.Tensor
     band_pattern: torch.Tensor
     band_phase: torch.Tensor
+    far_cue: torch.Tensor
+    far_band_colour: torch.Tensor
+    far_band_phase: torch.Tensor
     noise_std: torch.Tensor
     noise_offset: torch.Tensor
 
@@ -171,6 +176,12 @@ def sample_scenes(spec: TrackSpec, generator: torch.Generator, num_scenes: int) 
     band_phase = uniform(n)
     noise_offset = uniform(n)
     candidates = uniform(n, k, PLACEMENT_TRIES, 2)
+    far_cue, far_band_colour, far_band_phase = torch.full((n,), -1), torch.zeros(n, 3), torch.zeros(n)
+    if spec.has_cue and spec.cue_bands == 2:  # drawn last: the one-band tracks' scenes stay as they were
+        far_cue = 1 - cue
+        far_band_colour = kind_colours.mean(0) + spec.cue_strength * (kind_colours[far_cue] - kind_colours.mean(0))
+        far_band_colour = far_band_colour + uniform(n, 3, low=-0.06, high=0.06)
+        far_band_phase = uniform(n)
 
     params = SceneParams(
         active=active, shape=shape, label=label, x=torch.zeros(n, k), y=torch.zeros(n, k), radius=radius,
@@ -180,14 +191,32 @@ def sample_scenes(spec: TrackSpec, generator: torch.Generator, num_scenes: int) 
         blotch_strength=blotch_strength, blotch=blotch, light=light, cue=cue, cue_side=cue_side,
         band_width=torch.full((n,), spec.cue_band if spec.has_cue else 0.0),
         band_colour=band_colour, band_pattern=torch.full((n,), BAND_PATTERN * spec.cue_strength),
-        band_phase=band_phase, noise_std=torch.full((n,), spec.noise_std), noise_offset=noise_offset,
+        band_phase=band_phase, far_cue=far_cue, far_band_colour=far_band_colour, far_band_phase=far_band_phase,
+        noise_std=torch.full((n,), spec.noise_std), noise_offset=noise_offset,
     )
     params.size, params.box_u, params.box_v = object_sizes(params)
     params.bucket = torch.bucketize(params.size, torch.tensor(SIZE_BUCKET_EDGES), right=True)
     if spec.large_first:
         params, candidates = _large_first(params, candidates)
     _place(params, candidates, spec)
+    if spec.has_cue and spec.cue_bands == 2:
+        _label_by_nearer_band(params, spec)
     return params
+
+
+def _label_by_nearer_band(params: SceneParams, spec: TrackSpec) -> None:
+    """With two bands, each context object takes the class of the band it is nearer to, in place."""
+    across = _across(params)  # N x K: 0 at the first band's border, 1 at the far band's
+    nearer_kind = torch.where(across < 0.5, params.cue[:, None], params.far_cue[:, None])
+    is_context = params.shape == SHAPES.index(spec.context_shape)
+    params.label = torch.where(is_context, len(spec.shapes) + 1 + nearer_kind, params.label)
+
+
+def _across(params: SceneParams) -> torch.Tensor:
+    """Each object's position from the first band's border towards the opposite one, in [0, 1]: ``N x K``."""
+    side = params.cue_side[:, None]
+    return torch.where(side == 0, params.y, torch.where(side == 1, 1 - params.y,
+                                                         torch.where(side == 2, params.x, 1 - params.x)))
 
 
 def _with_contrast(colour, background, min_contrast, direction):
@@ -241,12 +270,24 @@ def _place(params: SceneParams, candidates: torch.Tensor, spec: TrackSpec) -> No
     if spec.has_cue:
         keep_out = spec.cue_band + spec.cue_gap + torch.where(solid, params.radius, 0.0)
         side = params.cue_side[:, None].expand(n, k)
-        low_y = torch.where(side == 0, keep_out.clamp(min=low_y), low_y)
-        high_y = torch.where(side == 1, (1 - keep_out).clamp(max=high_y), high_y)
-        low_x = torch.where(side == 2, keep_out.clamp(min=low_x), low_x)
-        high_x = torch.where(side == 3, (1 - keep_out).clamp(max=high_x), high_x)
-    x = low_x[..., None] + candidates[..., 0] * (high_x - low_x).clamp(min=0)[..., None]  # N x K x T
-    y = low_y[..., None] + candidates[..., 1] * (high_y - low_y).clamp(min=0)[..., None]
+        vertical, horizontal = side <= 1, side >= 2  # the band's border is the top or bottom / left or right
+        if spec.cue_bands == 2:  # a band on both borders of the pair
+            top_or_left, bottom_or_right = vertical, horizontal
+            low_y = torch.where(top_or_left, keep_out.clamp(min=low_y), low_y)
+            high_y = torch.where(top_or_left, (1 - keep_out).clamp(max=high_y), high_y)
+            low_x = torch.where(bottom_or_right, keep_out.clamp(min=low_x), low_x)
+            high_x = torch.where(bottom_or_right, (1 - keep_out).clamp(max=high_x), high_x)
+        else:
+            low_y = torch.where(side == 0, keep_out.clamp(min=low_y), low_y)
+            high_y = torch.where(side == 1, (1 - keep_out).clamp(max=high_y), high_y)
+            low_x = torch.where(side == 2, keep_out.clamp(min=low_x), low_x)
+            high_x = torch.where(side == 3, (1 - keep_out).clamp(max=high_x), high_x)
+    x = _spread(candidates[..., 0], low_x, high_x)  # N x K x T
+    y = _spread(candidates[..., 1], low_y, high_y)
+    if spec.has_cue and spec.cue_bands == 2:  # keep cue_gap / 2 from the midline between the bands
+        gap = spec.cue_gap / 2
+        x = torch.where(horizontal[..., None], _spread(candidates[..., 0], low_x, high_x, gap), x)
+        y = torch.where(vertical[..., None], _spread(candidates[..., 1], low_y, high_y, gap), y)
     allowed_distance = (1 - spec.max_overlap) * (params.radius[:, :, None] + params.radius[:, None, :])
     for slot in range(k):
         earlier = params.active[:, :slot] & solid[:, :slot]  # N x slot
@@ -259,6 +300,18 @@ def _place(params: SceneParams, candidates: torch.Tensor, spec: TrackSpec) -> No
         params.x[:, slot] = x[:, slot].gather(1, choice[:, None])[:, 0]
         params.y[:, slot] = y[:, slot].gather(1, choice[:, None])[:, 0]
         params.active[:, slot] &= fits.any(-1)
+
+
+def _spread(unit: torch.Tensor, low: torch.Tensor, high: torch.Tensor, midline_gap: float = 0.0) -> torch.Tensor:
+    """Map ``unit`` (``N x K x T`` in [0, 1)) onto ``[low, high]`` (``N x K``), leaving out
+    ``0.5 - midline_gap .. 0.5 + midline_gap`` when ``midline_gap`` > 0."""
+    low, high = low[..., None], high[..., None]
+    if midline_gap <= 0:
+        return low + unit * (high - low).clamp(min=0)
+    first = (0.5 - midline_gap - low).clamp(min=0)  # room before the excluded middle
+    second = (high - 0.5 - midline_gap).clamp(min=0)  # and after it
+    position = unit * (first + second)
+    return torch.where(position < first, low + position, 0.5 + midline_gap + (position - first))
 
 
 def scale_objects(params: SceneParams, factor: torch.Tensor) -> None:

@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import dataclasses
 
-IGNORE_INDEX = 255
-"""Mask value of pixels that are not scored (``ignore_index`` of the loss and the metrics)."""
+from segedu.metrics import IGNORE_INDEX  # noqa: F401  (the mask value of unlabelled pixels, re-exported)
 
-TRACKS = ("mixed", "shapes", "thin", "context")
+TRACKS = ("mixed", "shapes", "thin", "context", "harbour")
 
 SHAPES = ("disk", "triangle", "square", "cross", "box", "gear", "wire")
 """Outlines the renderer can draw (see :mod:`segedu.data.shapes`)."""
@@ -88,6 +87,11 @@ class TrackSpec:
         cue_band: width of the band; cue_side: which border (``"any"``: a random side per
         scene); cue_gap: least distance between the band and any object; cue_strength: 1 gives
         clearly different bands, 0 identical ones (the cue is gone).
+        cue_bands: 1, one band per scene, and every context object is the class of its kind; or
+        2, water along one border and road along the opposite one, and each context object is
+        the class of the *nearer* band (objects keep ``cue_gap / 2`` away from the midline, so the
+        nearer band is never a tie). With two bands a global average sees both kinds in every
+        scene: only where each band lies tells the classes apart.
 
     Labels:
         ignore_width_px: pixels closer than this to a visible boundary get the mask value 255
@@ -119,6 +123,7 @@ class TrackSpec:
     cue_side: str = "top"
     cue_gap: float = 0.1
     cue_strength: float = 1.0
+    cue_bands: int = 1
     ignore_width_px: float = 0.0
 
     def __post_init__(self):
@@ -178,13 +183,16 @@ def _check_spec(spec: TrackSpec) -> None:
     for name in ("max_overlap", "cue_strength", "cue_band", "cue_gap"):
         if not 0 <= getattr(spec, name) <= 1:
             fail(f"{name} must be between 0 and 1, got {getattr(spec, name)!r}")
+    if spec.cue_bands not in (1, 2):
+        fail(f"cue_bands must be 1 or 2, got {spec.cue_bands!r}")
     if spec.cue_side not in CUE_SIDES:
         fail(f"cue_side must be one of {CUE_SIDES}, got {spec.cue_side!r}")
     for name in ("min_contrast", "texture_strength", "shading", "noise_std", "ignore_width_px"):
         if not getattr(spec, name) >= 0:
             fail(f"{name} must be >= 0, got {getattr(spec, name)!r}")
-    if spec.has_cue and spec.cue_band + spec.cue_gap + max(spec.size_range[1], spec.context_size_range[1]) / 2 > 0.9:
-        fail("cue_band + cue_gap + half the largest object size leaves no room for objects; shrink one of them")
+    largest = max(spec.size_range[1], spec.context_size_range[1])
+    if spec.has_cue and spec.cue_bands * (spec.cue_band + spec.cue_gap) + largest / 2 * spec.cue_bands > 0.9:
+        fail("the cue band(s), their gap and the largest objects leave no room for objects; shrink one of them")
 
 
 TRACK_SPECS = {
@@ -195,6 +203,11 @@ TRACK_SPECS = {
     # The band at any border: a network must look across the whole image, in every direction.
     "context": TrackSpec(shapes=(), context_classes=("boat", "car"), min_objects=1, max_objects=3,
                          max_overlap=0.0, cue_side="any"),
+    # Water along one border, road along the opposite one; a hull is a boat near the water, a car near the
+    # road. Pyramid bins finer than the global one are needed to know which band is where.
+    "harbour": TrackSpec(shapes=(), context_classes=("boat", "car"), min_objects=2, max_objects=4,
+                         max_overlap=0.0, cue_side="any", cue_bands=2, cue_band=0.1, cue_gap=0.08,
+                         context_size_range=(0.12, 0.28)),
     # Outlines from 1/8 of the side, as on the shapes track: a triangle 4 px across has no corners
     # to tell it from a disk.
     "mixed": TrackSpec(shapes=("disk", "triangle", "wire", "gear"), context_classes=("boat", "car"),
@@ -213,6 +226,9 @@ _PURPOSE = {
             "through a coarse (stride 16 or 32) map blurs them away; skip connections bring them back.",
     "context": "Boats and cars have the same outline; only the band at one border (water or road), far "
                "from the objects, tells them apart: a global prior such as pyramid pooling helps.",
+    "harbour": "Water along one border and road along the opposite one: a hull is a boat when it is nearer "
+               "the water, a car when it is nearer the road. A single global average sees both bands in every "
+               "scene; only pooling into sub-regions (2 x 2, 3 x 3 bins) tells where each one is.",
     "mixed": "All of the above in one scene (the union of the classes): the leaderboard track.",
 }
 
@@ -259,7 +275,11 @@ def describe(track: str, spec: TrackSpec | None = None) -> str:
         f"objects per scene: {spec.min_objects} to {spec.max_objects}; {', '.join(sizes)} "
         f"of the image side (log-uniform)",
     ]
-    if spec.has_cue:
+    if spec.has_cue and spec.cue_bands == 2:
+        pairs = ", ".join(f"{name} nearer the {kind}" for name, kind in zip(spec.context_classes, CUE_KINDS, strict=True))
+        lines.append(f"scene cue: {' and '.join(CUE_KINDS)} bands along opposite borders (a random pair per scene); "
+                     f"{pairs}; objects at least {spec.cue_gap:.3g} of the image side from each band")
+    elif spec.has_cue:
         pairs = ", ".join(f"{name} on {kind}" for name, kind in zip(spec.context_classes, CUE_KINDS, strict=True))
         where = "one border (a random side per scene)" if spec.cue_side == "any" else f"the {spec.cue_side} border"
         wires = " (wires may cross it)" if "wire" in spec.shapes else ""

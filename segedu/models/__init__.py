@@ -21,7 +21,7 @@ pspnet     :class:`PSPNet`, pyramid pooling                 ``pspnet.py``
 
 Shared parts: ``base.py`` (input checks, any-size inputs), ``blocks.py`` (layers,
 bilinear kernels), ``backbones.py`` and ``pretrained.py`` (for FCN and PSPNet), ``utils.py``
-(parameter counts, summaries, the checkerboard demo), ``bench.py`` (speed).
+(parameter counts, summaries, the checkerboard demo). Speeds: :mod:`segedu.leaderboard.speed`.
 """
 
 from __future__ import annotations

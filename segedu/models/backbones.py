@@ -47,6 +47,7 @@ class SmallBackbone(nn.Module):
             raise ValueError(f"SmallBackbone needs 5 stage widths, got {len(channels)}: {channels}")
         self.in_channels, self.channels, self.output_stride = in_channels, tuple(channels), output_stride
         self.weights_source = "random"
+        self.pretrained_on: list[str] | None = None  # the classes of its pretraining, once loaded
         stages, strides = [], []
         previous, stride, dilation = in_channels, 1, 1
         for width in channels:
@@ -98,6 +99,7 @@ class ResNet18Backbone(nn.Module):
         self.channels = (64, 64, 128, 256, 512)
         self.strides = tuple(min(s, output_stride) for s in (2, 4, 8, 16, 32))
         self.weights_source = "random"
+        self.pretrained_on: list[str] | None = None
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         net = self.net
@@ -177,7 +179,7 @@ def build_backbone(name: str = "small", in_channels: int = 3, output_stride: int
 class SmallBackboneClassifier(nn.Module):
     """The small backbone, global average pooling and a linear layer: ``N x 3 x H x W -> N x num_classes``.
 
-    For pretraining the backbone on classification (``python -m segedu.pretrain``); save
+    For pretraining the backbone on classification (``python -m segedu.course.pretrain``); save
     only ``classifier.backbone`` with :func:`segedu.models.pretrained.save_course_backbone`.
     """
 

@@ -6,9 +6,10 @@ set to compensate for the limited availability of segmentation ground truth."
 * ImageNet weights come from torchvision (``ResNet18_Weights.IMAGENET1K_V1``) and need a
   network the first time (then they sit in torch's hub cache). Pretrained ResNets expect
   images normalised with :data:`IMAGENET_MEAN` and :data:`IMAGENET_STD`.
-* The course's weights are a state dict of :class:`~segedu.models.backbones.SmallBackbone`,
-  pretrained on synthetic classification by ``python -m segedu.pretrain`` and stored in
-  ``data/pretrained/small_backbone.pt`` with a little metadata (see :func:`save_course_backbone`).
+* The course's weights are a segedu checkpoint (:func:`segedu.files.save`) of a
+  :class:`~segedu.models.backbones.SmallBackbone`, pretrained on synthetic classification of
+  outlines that no segmentation track of the comparison uses, by ``python -m segedu.course.pretrain``,
+  and stored in ``data/pretrained/small_backbone.pt`` (see :func:`save_course_backbone`).
 
 Every file is read with ``torch.load(..., weights_only=True)``: tensors and plain Python
 containers only, never arbitrary pickled code.
@@ -16,7 +17,6 @@ containers only, never arbitrary pickled code.
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
@@ -25,8 +25,8 @@ from torch import nn
 
 PRETRAINED_CHOICES = (None, "imagenet", "course")
 FALLBACKS = ("course", "random", "error")
-COURSE_WEIGHTS_FORMAT = "segedu-backbone-v1"
-PRETRAIN_SCRIPT = "-m segedu.pretrain"
+COURSE_WEIGHTS_FORMAT = "segedu-backbone-v2"
+PRETRAIN_SCRIPT = "-m segedu.course.pretrain"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -48,37 +48,31 @@ def _architecture(backbone: nn.Module) -> dict:
 
 
 def save_course_backbone(backbone: nn.Module, path: str | Path | None = None, **metadata) -> Path:
-    """Save ``backbone``'s weights and architecture (plus ``metadata``: str/int/float values) to ``path``.
+    """Save ``backbone``'s weights with its architecture and ``metadata`` to ``path`` (a segedu checkpoint).
 
-    ``path`` defaults to :func:`course_weights_path`. Returns the path written. The file holds
-    a plain dict, loadable with ``weights_only=True``: ``format``, ``architecture``,
-    ``in_channels``, ``channels``, ``metadata`` and ``state_dict``.
+    ``path`` defaults to :func:`course_weights_path`. Written with :func:`segedu.files.save`
+    (atomically); the checkpoint's meta holds ``kind`` (:data:`COURSE_WEIGHTS_FORMAT`), the
+    architecture, ``in_channels``, ``channels`` and ``metadata`` (e.g. ``pretrained_on``, the
+    classes it was pretrained on). Returns the path written.
     """
+    from segedu.files import save
+
     path = Path(path) if path is not None else course_weights_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for key, value in metadata.items():
-        if type(value) not in (str, int, float, bool):  # exact types: torch.__version__ is a str subclass
-            raise TypeError(f"metadata {key!r} must be a plain str, int, float or bool (loadable with "
-                            f"weights_only=True), got {type(value).__name__}; convert it, e.g. str(value)")
-    record = {"format": COURSE_WEIGHTS_FORMAT, **_architecture(backbone), "metadata": dict(metadata),
-              "state_dict": {key: value.detach().cpu() for key, value in backbone.state_dict().items()}}
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:  # write then rename, so an interrupted save never leaves a half-written file behind
-        torch.save(record, temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    meta = {"kind": COURSE_WEIGHTS_FORMAT, **_architecture(backbone), "metadata": dict(metadata)}
+    return save(backbone, path, meta=meta)
 
 
 def load_course_weights_(backbone: nn.Module, path: str | Path | None = None, missing: str = "error") -> bool:
     """Load the course's pretrained weights into ``backbone`` (a SmallBackbone), in place.
 
-    Returns True when loaded. A missing file raises ``FileNotFoundError`` (``missing="error"``)
-    or warns and leaves the random weights (``missing="warn"``, returns False); either way the
-    message names the file and the script that makes it. A file made for another
-    architecture raises ``ValueError`` saying what differs.
+    Returns True when loaded; ``backbone.pretrained_on`` then lists the classes it was pretrained
+    on. A missing file raises ``FileNotFoundError`` (``missing="error"``) or warns and leaves the
+    random weights (``missing="warn"``, returns False); either way the message names the file and
+    the script that makes it. A file made for another architecture raises ``ValueError`` saying
+    what differs.
     """
+    from segedu.files import CheckpointError, load
+
     path = Path(path) if path is not None else course_weights_path()
     if not path.is_file():
         message = (f"The course's pretrained small backbone {path} does not exist. It is made by "
@@ -89,24 +83,24 @@ def load_course_weights_(backbone: nn.Module, path: str | Path | None = None, mi
         warnings.warn(message + " Continuing with random initialisation.", PretrainedWeightsWarning, stacklevel=3)
         return False
     try:
-        record = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ValueError(f"{path} is not a readable weights file ({type(error).__name__}: {error}); "
-                         f"re-create it with `python {PRETRAIN_SCRIPT}`.") from error
-    if not isinstance(record, dict) or record.get("format") != COURSE_WEIGHTS_FORMAT:
-        raise ValueError(f"{path} is not a course backbone file (expected a dict with "
-                         f"format={COURSE_WEIGHTS_FORMAT!r}); re-create it with `python {PRETRAIN_SCRIPT}`.")
+        state_dict, meta = load(path)
+    except CheckpointError as error:
+        raise ValueError(f"{error} Re-create it with `python {PRETRAIN_SCRIPT}`.") from error
+    if meta.get("kind") != COURSE_WEIGHTS_FORMAT:
+        raise ValueError(f"{path} is a segedu checkpoint but not of a course backbone (its meta has no "
+                         f"kind={COURSE_WEIGHTS_FORMAT!r}); re-create it with `python {PRETRAIN_SCRIPT}`.")
     expected = _architecture(backbone)
-    found = {key: record.get(key) for key in expected}
+    found = {key: meta.get(key) for key in expected}
     if found != expected:
         raise ValueError(f"{path} holds weights for a different architecture: file {found}, model {expected}. "
                          f"Build the model with the backbone the file was made for, or re-create the file "
                          f"with `python {PRETRAIN_SCRIPT}`.")
     try:
-        backbone.load_state_dict(record["state_dict"])
+        backbone.load_state_dict(state_dict)
     except RuntimeError as error:
         raise ValueError(f"{path} does not fit {expected['architecture']}: {error}") from error
     backbone.weights_source = "course"
+    backbone.pretrained_on = list((meta.get("metadata") or {}).get("pretrained_on") or [])
     return True
 
 
@@ -139,4 +133,5 @@ def load_imagenet_weights_(backbone: nn.Module, fallback: str = "course") -> boo
     state_dict = {key: value for key, value in state_dict.items() if not key.startswith("fc.")}
     backbone.net.load_state_dict(state_dict)
     backbone.weights_source = "imagenet"
+    backbone.pretrained_on = ["ImageNet-1k (1,000 classes)"]
     return True

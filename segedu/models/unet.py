@@ -34,14 +34,23 @@ class UNet(SegmentationModel):
     """U-Net with ``depth`` poolings: ``N x in_channels x H x W -> N x num_classes x H x W``.
 
     Level ``i`` (stride ``2**i``) has ``base_width * 2**i`` channels; the bottleneck is at
-    stride ``2**depth`` (the output stride).
+    stride ``2**depth`` (the output stride). ``widths`` gives the channels of every level instead
+    (``depth = len(widths) - 1``), e.g. the encoder-decoder's, to compare the two with everything
+    else equal.
     """
 
-    def __init__(self, num_classes: int, in_channels: int = 3, base_width: int = 16, depth: int = 3):
+    def __init__(self, num_classes: int, in_channels: int = 3, base_width: int = 16, depth: int = 3,
+                 widths: tuple[int, ...] | None = None):
         super().__init__(num_classes, in_channels)
-        check_positive_int(base_width, "base_width", "UNet")
-        check_positive_int(depth, "depth", "UNet")
-        widths = [base_width * 2**level for level in range(depth + 1)]
+        if widths is None:
+            check_positive_int(base_width, "base_width", "UNet")
+            check_positive_int(depth, "depth", "UNet")
+            widths = [base_width * 2**level for level in range(depth + 1)]
+        else:
+            if isinstance(widths, int) or len(widths) < 2:
+                raise ValueError(f"UNet: widths needs at least two levels (full resolution and one below), got {widths!r}")
+            widths = [check_positive_int(width, "every width", "UNet") for width in widths]
+            base_width, depth = widths[0], len(widths) - 1
         self.base_width, self.depth, self.widths = base_width, depth, tuple(widths)
         self.output_stride = 2**depth
 

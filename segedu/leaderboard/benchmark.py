@@ -1,0 +1,178 @@
+"""The benchmark: train every run of every track with its recipe, on several seeds, and record each.
+
+:func:`train_and_score` is one job (one run, one track, one seed): draw the track's scenes, build
+the model, train it with the recipe, score it on the test scenes, measure its costs, return its
+record. :func:`plan_jobs` lists the jobs; :func:`run_jobs` runs them, in one process or several,
+adding each record to a records file as soon as it is made. ``python -m segedu.leaderboard``
+is the command line.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import fnmatch
+import multiprocessing
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from segedu import config
+from segedu.course import recipes
+from segedu.leaderboard import records as records_module
+
+SEEDS = 5
+"""Seeds of the full benchmark: every claim must hold in each of them."""
+
+
+class Interrupted(Exception):
+    """Training of a job was interrupted (Ctrl-C): the benchmark stops and records nothing for it."""
+
+
+def pretrained_on(model: torch.nn.Module) -> list[str] | None:
+    """The classes the model's backbone was pretrained on, or None for a model trained from scratch."""
+    for module in model.modules():
+        if getattr(module, "pretrained_on", None):
+            return list(module.pretrained_on)
+    return None
+
+
+def train_and_score(run: str, track: str, seed: int = 0, *, labelled: int | None = None, progress: bool = False,
+                    max_seconds: float | None = None, latency: bool = True, **recipe_overrides) -> dict:
+    """Train run ``run`` on ``track`` with its recipe and return its record (:mod:`segedu.leaderboard.records`).
+
+    ``seed`` changes the training scenes, the initial weights and the batch order; validation and
+    test scenes are the same for every seed. ``labelled`` limits the training scenes (the
+    pretraining comparison) and trains as many steps as the full recipe. ``max_seconds`` stops a
+    run that takes longer (its record is then marked ``completed: False`` and never counts).
+    Raises :class:`Interrupted` if training is interrupted (Ctrl-C).
+    """
+    from segedu.data import SyntheticScenes
+    from segedu.receptive import receptive_field
+    from segedu.train import evaluate, fit
+
+    plan = recipes.recipe(track, **recipe_overrides)
+    if labelled is not None:
+        if labelled < 1:
+            raise ValueError(f"labelled must be a positive number of scenes, got {labelled}")
+        # Few labelled scenes: as many optimisation steps as the full recipe, validated as often.
+        epochs = max(1, plan.epochs * plan.steps_per_epoch // -(-labelled // plan.batch_size))
+        plan = dataclasses.replace(plan, train_scenes=labelled, epochs=epochs)
+    size = plan.image_size
+    train = SyntheticScenes("train", track, size=size, length=plan.train_scenes, seed=seed)
+    val = SyntheticScenes("val", track, size=size, length=plan.val_scenes)
+    test = SyntheticScenes("test", track, size=size, length=plan.test_scenes)
+    config.seed_everything(seed)
+    model = recipes.build_run(run, train.num_classes, track)
+    val_every = max(1, plan.epochs // recipes.recipe(track, **recipe_overrides).epochs)
+    history = fit(model, train, val, seed=seed, progress=progress, device="cpu", max_seconds=max_seconds,
+                  val_every=val_every, **plan.fit_kwargs())
+    if history.interrupted:
+        raise Interrupted(f"{run}/{track} seed {seed} was interrupted after {history.steps} of "
+                          f"{history.planned_steps} steps")
+    name, options = recipes.model_spec(run, track)
+    from segedu.leaderboard.speed import latency_ms
+
+    return records_module.make_record(
+        run=run, track=track, seed=seed, labelled=labelled, model=model, history=history,
+        scores=evaluate(model, test), recipe=plan, model_name=name, options=options,
+        pretrained_on=pretrained_on(model), receptive_field=list(receptive_field(model, (3, size, size)).size),
+        latency_ms=round(latency_ms(model, size), 2) if latency else None,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """One training run of the benchmark."""
+
+    run: str
+    track: str
+    seed: int
+    labelled: int | None = None
+
+    @property
+    def key(self) -> str:
+        suffix = f"@{self.labelled}" if self.labelled else ""
+        return f"{self.run}/{self.track}{suffix}"
+
+
+QUICK_RUNS: dict[str, tuple[str, ...]] = {
+    "shapes": ("plain", "encdec"),
+    "thin": ("encdec", "fcn8s"),
+    "context": ("pspnet_noppm", "pspnet"),
+}
+"""The runs of ``--quick``: one pair per claim, one seed (about 10 minutes on two CPU cores)."""
+
+
+def plan_jobs(seeds, quick: bool = False, only: list[str] | None = None) -> list[Job]:
+    """All benchmark jobs, seed-major (so partial results cover every track).
+
+    ``seeds``: a list of seeds. ``quick``: only :data:`QUICK_RUNS` and the pretraining pair at 64
+    labelled scenes. ``only``: shell-style patterns matched against ``run`` or ``run/track``.
+    """
+    jobs = []
+    for seed in seeds:
+        for track, runs in (QUICK_RUNS if quick else recipes.TRACK_RUNS).items():
+            jobs += [Job(run, track, seed) for run in runs]
+        for labelled in recipes.PRETRAIN_LABELLED if not quick else (64,):
+            for kind in ("pretrained", "scratch"):
+                jobs.append(Job(f"{recipes.PRETRAIN_MODEL}_{kind}", recipes.PRETRAIN_TRACK, seed, labelled))
+    if only:
+        jobs = [job for job in jobs if any(fnmatch.fnmatchcase(job.key, pattern)
+                                           or fnmatch.fnmatchcase(job.run, pattern) for pattern in only)]
+    return jobs
+
+
+def _run_job(job: Job, threads: int, max_seconds: float | None) -> dict:
+    torch.set_num_threads(threads)
+    return train_and_score(job.run, job.track, job.seed, labelled=job.labelled, max_seconds=max_seconds)
+
+
+def _worker_ignores_ctrl_c() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the main process, which stops the workers
+
+
+def run_jobs(jobs: list[Job], work_file: Path, threads: int, processes: int = 1, max_seconds: float | None = None,
+             report: Callable[[int, Job, dict], None] | None = None) -> list[dict]:
+    """Run ``jobs`` and add each record to ``work_file`` as soon as it is made; return the records.
+
+    ``processes`` > 1 runs that many jobs at once, each in its own process with ``threads`` torch
+    threads. ``report(number, job, record)`` is called after each job. Ctrl-C stops everything;
+    the records made so far stay in ``work_file``.
+    """
+    made = []
+
+    def keep(number: int, job: Job, record: dict) -> None:
+        records_module.add_records(work_file, [record])
+        made.append(record)
+        if report is not None:
+            report(number, job, record)
+
+    if processes <= 1:
+        torch.set_num_threads(threads)
+        for number, job in enumerate(jobs, 1):
+            keep(number, job, _run_job(job, threads, max_seconds))
+        return made
+    context = multiprocessing.get_context("spawn")  # fresh interpreters: no inherited threads or state
+    with concurrent.futures.ProcessPoolExecutor(processes, mp_context=context,
+                                                initializer=_worker_ignores_ctrl_c) as pool:
+        futures = {pool.submit(_run_job, job, threads, max_seconds): job for job in jobs}
+        try:
+            for number, future in enumerate(concurrent.futures.as_completed(futures), 1):
+                keep(number, futures[future], future.result())
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+            raise
+    return made
+
+
+def elapsed_minutes(start: float) -> float:
+    return (time.perf_counter() - start) / 60

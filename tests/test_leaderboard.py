@@ -1,0 +1,294 @@
+"""segedu.leaderboard: jobs, the one record schema, its files, the claims, the report and the command line."""
+
+import json
+
+import pytest
+import torch
+
+from segedu.course import recipes
+from segedu.leaderboard import __main__ as cli
+from segedu.leaderboard import benchmark, claims, records, report, reproduce
+
+
+def record(run, track, seed, miou, *, boundary=None, labelled=None, completed=True, mode="fast", **extra):
+    """A record with the fields the report and the claims read (the rest of the schema left out)."""
+    return {"run": run, "track": track, "seed": seed, "labelled": labelled, "miou": miou,
+            "boundary": miou / 2 if boundary is None else boundary, "completed": completed,
+            "stopped_by": None if completed else "time cap", "steps": 768, "steps_done": 768 if completed else 100,
+            "size_iou": {"small": miou, "medium": miou, "large": miou}, "params": 1000, "train_seconds": 10.0,
+            "latency_ms": 2.0, "receptive_field": [21, 21], "image_size": 64, "mode": mode, **extra}
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch):
+    """Results and build folders in tmp_path; returns tmp_path."""
+    monkeypatch.setenv("SEGEDU_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setattr(cli, "work_file", lambda: tmp_path / "build" / "bench" / "records.json")
+    monkeypatch.setattr(cli.config, "repo_root", lambda: tmp_path)
+    return tmp_path
+
+
+# ---------------------------------------------------------------------------------------------- jobs
+
+
+def test_the_plan_covers_every_track_run_and_the_pretraining_comparison_for_each_seed():
+    jobs = benchmark.plan_jobs([0, 1])
+    per_seed = sum(len(runs) for runs in recipes.TRACK_RUNS.values()) + 2 * len(recipes.PRETRAIN_LABELLED)
+    assert len(jobs) == 2 * per_seed and [job.seed for job in jobs[:per_seed]] == [0] * per_seed
+    assert benchmark.Job("fcn8s_pretrained", "shapes", 1, 64) in jobs
+    assert {job.key for job in benchmark.plan_jobs([0], only=["unet"])} == {f"unet/{t}" for t, runs in
+                                                                          recipes.TRACK_RUNS.items() if "unet" in runs}
+    assert {job.key for job in benchmark.plan_jobs([0], only=["pspnet*/context"])} == {
+        f"{run}/context" for run in recipes.TRACK_RUNS["context"] if run.startswith("pspnet")}
+    quick = benchmark.plan_jobs([0], quick=True)
+    assert len(quick) == 2 * len(benchmark.QUICK_RUNS) + 2
+
+
+def test_few_labelled_scenes_train_the_recipes_steps_and_validate_as_often(monkeypatch):
+    import segedu.train
+
+    seen, real_fit = {}, segedu.train.fit
+
+    def spy(model, train, val, **kwargs):
+        seen.update(kwargs, length=len(train))
+        return real_fit(model, train, val, **{**kwargs, "epochs": 1})
+
+    monkeypatch.setattr(segedu.train, "fit", spy)
+    made = benchmark.train_and_score("fcn8s_scratch", "shapes", labelled=16, latency=False)
+    plan = recipes.recipe("shapes")
+    assert seen["length"] == 16 and seen["epochs"] * 1 == plan.steps  # one step per epoch of 16 scenes
+    assert seen["val_every"] == seen["epochs"] // plan.epochs
+    assert made["labelled"] == 16 and made["pretrained_on"] is None
+
+
+def test_a_record_has_every_field_of_the_schema_and_says_what_the_backbone_saw():
+    made = benchmark.train_and_score("fcn8s_pretrained", "shapes", seed=0, labelled=16, latency=False)
+    assert set(made) == set(records.FIELDS)
+    assert made["pretrained_on"] == ["square", "cross", "box", "gear"]  # none of the shapes track's classes
+    assert not set(made["pretrained_on"]) & set(made["class_iou"])
+    assert made["completed"] and made["steps_done"] == made["steps"] and made["mode"] == "fast"
+    assert json.loads(json.dumps(made)) == made
+    assert made["threads"] == torch.get_num_threads() and made["cpu"]
+
+
+def test_a_time_capped_run_is_recorded_as_not_completed(monkeypatch):
+    from segedu.train import helpers
+
+    ticks = iter(range(0, 10**7, 100))  # every look at the clock: 100 s later
+    monkeypatch.setattr(helpers, "clock", lambda: next(ticks))
+    made = benchmark.train_and_score("plain", "shapes", max_seconds=150, latency=False)
+    assert not made["completed"] and made["stopped_by"] == "time cap" and made["steps_done"] < made["steps"]
+    assert records.counted([made]) == []
+
+
+def test_an_interrupted_job_raises_instead_of_being_recorded(monkeypatch):
+    import segedu.train
+
+    def interrupted_fit(model, *args, **kwargs):
+        from segedu.train.loop import History
+
+        return History(planned_steps=4, steps=1, stopped_by="interrupted")
+
+    monkeypatch.setattr(segedu.train, "fit", interrupted_fit)
+    with pytest.raises(benchmark.Interrupted, match="interrupted after 1 of 4 steps"):
+        benchmark.train_and_score("plain", "shapes", latency=False)
+
+
+# ------------------------------------------------------------------------------------------ records
+
+
+def test_records_files_round_trip_and_add_replaces_the_same_job(tmp_path):
+    path = tmp_path / "records.json"
+    records.add_records(path, [record("unet", "thin", 0, 0.5), record("unet", "thin", 1, 0.6)])
+    records.add_records(path, [record("unet", "thin", 0, 0.7)])  # the same job, trained again
+    kept = records.read_records(path)
+    assert sorted((r["seed"], r["miou"]) for r in kept) == [(0, 0.7), (1, 0.6)]
+    assert json.loads(path.read_text())["format"] == "segedu-records"
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{broken", r"leaderboard .*leaderboard.json is not valid JSON \(line 1"),
+    ('["runs"]', "is not a segedu records file"),
+    ('{"format": "segedu-records", "version": 1, "records": []}', "has version 1"),
+    ('{"format": "segedu-records", "version": 2, "records": [{"run": "x"}]}', "lacks the field"),
+    ('{"format": "segedu-records", "version": 2, "records": ["runs"]}', "record 0 is a str"),
+])
+def test_bad_leaderboard_files_name_the_file_and_the_problem(tmp_path, content, message):
+    path = tmp_path / "leaderboard.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=message):
+        records.load(path)
+
+
+def test_a_missing_leaderboard_says_how_to_make_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="make bench"):
+        records.load(tmp_path / "nothing.json")
+
+
+def test_a_notebook_run_is_recorded_with_the_same_schema(tmp_path):
+    from segedu.data import SyntheticScenes
+    from segedu.train import evaluate, fit
+
+    plan = recipes.recipe("shapes")
+    data = SyntheticScenes("train", "shapes", size=plan.image_size, length=16)
+    model = recipes.build_run("plain", data.num_classes, "shapes")
+    history = fit(model, data, epochs=1, batch_size=8, lr=1e-3, progress=False)
+    path = tmp_path / "runs.json"
+    made = records.record_run(run="plain", track="shapes", model=model, history=history,
+                              scores=evaluate(model, data), recipe=plan, notebook="01", path=path)
+    assert set(made) == set(records.FIELDS) and made["source"] == "notebook 01"
+    assert records.load_runs(path) == [made]
+    table = report.my_runs(["plain", "unet"], path=path)
+    assert [row["run"] for row in table] == ["plain"] and table.missing == ["unet"]
+    assert "plain" in repr(table) and "not recorded yet" in repr(table) and "<table>" in table._repr_html_()
+
+
+# ------------------------------------------------------------------------------------------- claims
+
+
+def test_a_claim_needs_its_margin_in_every_seed_not_only_on_the_median():
+    board = [record("encdec", "shapes", s, m) for s, m in enumerate([0.8, 0.8, 0.8])]
+    board += [record("plain", "shapes", s, m) for s, m in enumerate([0.5, 0.5, 0.75])]
+    claim = claims.compare(board, "shapes", "encdec", "plain", 0.10, "encdec beats plain")
+    assert not claim.holds and claim.smallest == pytest.approx(0.05)  # median +0.30, one seed +0.05
+    assert claim.per_seed == pytest.approx((0.3, 0.3, 0.05)) and claim.seeds == (0, 1, 2)
+    assert "smallest +0.050 (needs >= +0.10)" in claim.detail
+    board[-1] = record("plain", "shapes", 2, 0.65)
+    assert claims.compare(board, "shapes", "encdec", "plain", 0.10, "x").holds  # +0.15 in the last seed
+    assert claims.compare(board, "thin", "encdec", "plain", 0.10, "x") is None
+
+
+def test_runs_stopped_early_count_in_no_claim_and_no_median():
+    board = [record("encdec", "shapes", 0, 0.8), record("plain", "shapes", 0, 0.5),
+             record("encdec", "shapes", 1, 0.1, completed=False), record("plain", "shapes", 1, 0.5)]
+    claim = claims.compare(board, "shapes", "encdec", "plain", 0.10, "x")
+    assert claim.seeds == (0,) and claim.holds
+    assert report.medians(board)[("encdec", "shapes", None)]["seeds"] == 1
+    markdown = report.render_markdown(board, [claim])
+    assert "Runs that do not count" in markdown and "encdec/shapes seed 1: time cap after 100 of 768" in markdown
+
+
+def test_class_iou_and_median_claims():
+    board = [record("unet_context", "mixed", s, m, class_iou={"boat": b, "wire": w})
+             for s, (m, b, w) in enumerate([(0.9, 0.85, 0.70), (0.89, 0.79, 0.69), (0.95, 0.9, 0.6)])]
+    board += [record("unet", "mixed", s, 0.7, class_iou={"boat": 0.3, "wire": 0.7}) for s in range(3)]
+    boat = claims.at_least(board, "mixed", "unet_context", 0.80, "boat", claims.class_iou("boat"))
+    assert not boat.holds and boat.smallest == pytest.approx(0.79)
+    wire = claims.compare(board, "mixed", "unet_context", "unet", -0.03, "wire", score=claims.class_iou("wire"))
+    assert not wire.holds and wire.smallest == pytest.approx(-0.10)
+    median = claims.median_at_least(board, "mixed", "unet_context", 0.88, "median")
+    assert median.holds and median.smallest == pytest.approx(0.9) and median.detail.startswith("median 0.900")
+    best = claims.best_reaches(board, "mixed", ("unet", "unet_context"), 0.70)
+    assert best.holds and "unet_context" in best.text
+
+
+def test_check_claims_only_reports_what_the_records_decide():
+    board = [record(run, "thin", s, m) for s in range(2) for run, m in
+             (("unet", 0.9), ("encdec", 0.4), ("fcn8s", 0.55), ("fcn16s", 0.5), ("fcn32s", 0.3), ("unet_s32", 0.8))]
+    found = claims.check_claims(board)
+    assert all(claim.text.startswith("thin") for claim in found) and len(found) == 6
+    assert all(claim.holds for claim in found)
+
+
+# ------------------------------------------------------------------------------------ report and files
+
+
+def test_markdown_has_a_table_per_track_with_its_image_size_and_steps():
+    board = [record("unet", "thin", 0, 0.9), record("encdec", "thin", 0, 0.4),
+             record("pspnet", "context", 0, 0.8, image_size=128, steps=192)]
+    text = report.render_markdown(board, claims.check_claims(board), note="made here")
+    assert "## thin (64 x 64 images, 768 steps)" in text and "## context (128 x 128 images, 192 steps)" in text
+    assert text.index("| unet |") < text.index("| encdec |") and "made here" in text
+
+
+def test_the_three_files_are_written_as_one_unit(tmp_path, monkeypatch):
+    board = [record("unet", "thin", 0, 0.9), record("encdec", "thin", 0, 0.4)]
+    report.write_leaderboard(board, tmp_path)
+    before = {name: (tmp_path / name).read_bytes() for name in ("leaderboard.json", "leaderboard.md", "leaderboard.png")}
+    assert records.read_records(tmp_path / "leaderboard.json") == board
+
+    def broken_plot(records):
+        raise RuntimeError("the picture failed")
+
+    monkeypatch.setattr(report, "plot_leaderboard", broken_plot)
+    with pytest.raises(RuntimeError, match="picture failed"):
+        report.write_leaderboard([*board, record("fcn8s", "thin", 0, 0.5)], tmp_path)
+    assert {name: (tmp_path / name).read_bytes() for name in before} == before  # all three untouched
+    with pytest.raises(ValueError, match="lacks the field"):
+        report.write_leaderboard([{"run": "x"}], tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(before)  # and no temporary file left
+
+
+# ------------------------------------------------------------------------------------ the command line
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--seeds", "0"], "--seeds: must be at least 1, got 0"),
+    (["--seeds", "-1"], "--seeds: must be at least 1, got -1"),
+    (["--seed", "-1"], "--seed: must be at least 0, got -1"),
+    (["--threads", "0"], "--threads: must be at least 1, got 0"),
+    (["--processes", "two"], "--processes: 'two' is not a whole number"),
+])
+def test_bad_arguments_are_refused_before_anything_is_written(work, capsys, argv, message):
+    with pytest.raises(SystemExit) as stop:
+        cli.main([*argv, "--out", str(work / "out")])
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+    assert not (work / "out").exists()
+
+
+def test_a_filter_that_matches_nothing_lists_the_jobs(work, capsys):
+    assert cli.main(["--only", "nothing/here"]) == 2
+    assert "no job matches --only nothing/here; the jobs are:" in capsys.readouterr().err
+
+
+def test_processes_of_a_partial_run_share_the_work_file_and_never_touch_results(work):
+    assert cli.main(["--only", "plain/shapes", "--seed", "0"]) == 0
+    assert cli.main(["--only", "plain/shapes", "--seed", "1"]) == 0
+    written = records.read_records(work / "build" / "bench" / "leaderboard.json")
+    assert sorted(r["seed"] for r in written) == [0, 1]  # both seeds survive
+    assert (work / "build" / "bench" / "leaderboard.md").exists()
+    assert not (work / "results").exists()
+
+
+def test_ctrl_c_stops_the_benchmark_and_changes_no_leaderboard(work, monkeypatch, capsys):
+    report.write_leaderboard([record("unet", "thin", 0, 0.9)], work / "results")
+    before = (work / "results" / "leaderboard.json").read_bytes()
+    calls = []
+
+    def ctrl_c_on_the_second_job(run, track, seed, **kwargs):
+        calls.append(run)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return record(run, track, seed, 0.5)
+
+    monkeypatch.setattr(benchmark, "train_and_score", ctrl_c_on_the_second_job)
+    assert cli.main(["--seeds", "1"]) == 130
+    assert len(calls) == 2  # no job started after the interrupted one
+    assert (work / "results" / "leaderboard.json").read_bytes() == before
+    assert "Interrupted" in capsys.readouterr().err
+    assert len(records.read_records(work / "build" / "bench" / "records.json")) == 1
+
+
+def test_merge_combines_files_and_refuses_duplicates_and_mixed_modes(work, capsys):
+    first, second = work / "a.json", work / "b.json"
+    records.write_records(first, [record("unet", "thin", 0, 0.9), record("encdec", "thin", 0, 0.4)])
+    records.write_records(second, [record("unet", "thin", 1, 0.8), record("encdec", "thin", 1, 0.45)])
+    assert cli.main(["--merge", str(first), str(second), "--out", str(work / "merged")]) == 0
+    assert len(records.read_records(work / "merged" / "leaderboard.json")) == 4
+    with pytest.raises(SystemExit, match=r"unet/thin seed 0 is in .*a.json and in .*a.json"):
+        cli.main(["--merge", str(first), str(first), "--out", str(work / "twice")])
+    records.write_records(second, [record("unet", "thin", 1, 0.8, mode="learner")])
+    with pytest.raises(SystemExit, match="mix fast and learner-mode records"):
+        cli.main(["--merge", str(first), str(second), "--out", str(work / "mixed")])
+    broken = work / "broken.json"
+    broken.write_text("{oops")
+    before = (work / "merged" / "leaderboard.json").read_bytes()
+    with pytest.raises(ValueError, match="broken.json is not valid JSON"):
+        cli.main(["--merge", str(broken), "--out", str(work / "merged")])
+    assert (work / "merged" / "leaderboard.json").read_bytes() == before
+
+
+@pytest.mark.slow
+def test_the_committed_fast_mode_reference_reproduces_digit_for_digit(repo_root, capsys):
+    assert reproduce.main(repo_root / "results" / "reference_fast.json") == 0, capsys.readouterr().out
+    assert capsys.readouterr().out.count(": identical") == len(reproduce.JOBS)
