@@ -141,19 +141,67 @@ def _data(args) -> None:
             print(f"{track:<8} {size:>5} {length:>7} {first:>14.0f} {second:>20.0f}", flush=True)
 
 
-def _widgets(args) -> None:
-    from segedu import models
-    from segedu.widgets import receptive_field_explorer
+WIDGET_LIMIT = 0.5  # seconds a learner may wait after moving a control (64 px scenes, the course's size)
 
-    image = torch.rand(3, args.size, args.size)
-    print(f"explorer on a {args.size} x {args.size} image: build, then the median answer to a new position")
-    for name in ("plain", "unet", "pspnet"):
+
+def _widget_cases(size: int):
+    """``(explorer, control, build() -> explorer, change(explorer, value), values)`` for every explorer."""
+    from segedu import models, widgets
+    from segedu.data import SyntheticScenes
+
+    shapes = SyntheticScenes("test", "shapes", size=size, length=1)
+    context = SyntheticScenes("test", "context", size=size, length=6)
+    image, mask = shapes[0]
+
+    def built(name, num_classes, **options):
         torch.manual_seed(0)
+        return models.build(name, num_classes, **options)
+
+    five = {name: built(name, shapes.num_classes) for name in ("plain", "encdec", "unet", "pspnet", "fcn8s")}
+    pyramid = {"no PPM": built("pspnet", context.num_classes, ppm=False), "PSPNet": built("pspnet", context.num_classes)}
+    moves = [size // 2 + step for step in (1, 2, 3, 4, 5)]
+
+    def setter(control):
+        return lambda explorer, value: setattr(getattr(explorer, control), "value", value)
+
+    cases = [(f"field explorer, {name}", "row", lambda name=name: widgets.receptive_field_explorer(
+                 five[name], image, palette=shapes.palette), setter("row"), moves)
+             for name in ("plain", "unet", "pspnet")]
+    cases += [
+        ("compare_fields, 5 models", "row", lambda: widgets.compare_fields(five, image, mask, shapes.classes,
+                                                                          shapes.palette), setter("row"), moves),
+        ("compare_fields, 5 models, deepest", "col", lambda: widgets.compare_fields(
+            five, image, mask, shapes.classes, shapes.palette, layer="deepest"), setter("col"), moves),
+        ("chain_explorer", "kernel", widgets.chain_explorer, setter("kernel"), [5, 7, 3, 9, 5]),
+        ("rf_arithmetic_explorer", "depth", widgets.rf_arithmetic_explorer, setter("depth"), [4, 5, 6, 2, 3]),
+        ("upsampling_explorer", "kernel", widgets.upsampling_explorer, setter("kernel"), [3, 5, 4, 3, 4]),
+        ("upsampling_explorer", "stride", widgets.upsampling_explorer, setter("stride"), [3, 1, 2, 3, 2]),
+        ("pyramid_explorer", "scene", lambda: widgets.pyramid_explorer(context, pyramid), setter("scene"),
+         [1, 2, 3, 4, 5]),
+        ("pyramid_explorer", "bin", lambda: widgets.pyramid_explorer(context, pyramid), setter("bin"), [1, 6, 2, 3, 1]),
+        ("scale_explorer, encdec", "size", lambda: widgets.scale_explorer(five["encdec"], image=image),
+         setter("size"), [8, 16, 24, 32, 40]),
+        ("scale_explorer, pspnet", "size", lambda: widgets.scale_explorer(five["pspnet"], image=image),
+         setter("size"), [8, 16, 24, 32, 40]),
+    ]
+    return cases
+
+
+def _widgets(args) -> None:
+    print(f"explorers on {args.size} x {args.size} scenes: build, then the median answer to a new value of one "
+          f"control (limit {WIDGET_LIMIT} s)")
+    print(f"{'explorer':<36} {'control':<8} {'build s':>8} {'answer s':>9}")
+    slow = []
+    for label, control, build, change, values in _widget_cases(args.size):
         start = time.perf_counter()
-        explorer = receptive_field_explorer(models.build(name, 3), image, palette=[(0, 0, 0), (255, 0, 0), (0, 0, 255)])
+        explorer = build()
         built = time.perf_counter() - start
-        answer = response_seconds(lambda row, e=explorer: setattr(e.row, "value", row), range(1, 6))
-        print(f"{name:<8} build {built:.2f} s   new position {answer:.2f} s", flush=True)
+        answer = response_seconds(lambda value, e=explorer, change=change: change(e, value), values)
+        if answer > WIDGET_LIMIT:
+            slow.append(f"{label} ({control})")
+        print(f"{label:<36} {control:<8} {built:>8.2f} {answer:>9.3f}", flush=True)
+    print(machine_line())
+    print("every explorer answers within the limit" if not slow else f"over {WIDGET_LIMIT} s: {', '.join(slow)}")
 
 
 def main(argv=None) -> None:
