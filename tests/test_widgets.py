@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -32,6 +33,7 @@ from segedu.widgets import (  # noqa: E402
     stage_names,
     upsampling_explorer,
 )
+from segedu.widgets.common import check_palette  # noqa: E402
 from segedu.widgets.pyramid import adaptive_cells  # noqa: E402
 from segedu.widgets.upsampling import bilinear_taps  # noqa: E402
 
@@ -195,6 +197,16 @@ def test_too_few_class_names_or_colours_is_an_error(image):
     mask[0, 0] = 3
     with pytest.raises(ValueError, match=r"mask holds class 3 but there are only 3 classes"):
         receptive_field_explorer(three_convs(), image, mask, class_names=["a", "b", "c"])
+
+
+def test_palettes_of_0_to_1_floats_are_scaled_and_0_to_255_integers_kept():
+    assert check_palette([(1.0, 0.0, 0.5)], 1, "").tolist() == [[255, 0, 128]]
+    assert check_palette(np.array([[1, 0.5, 0]], dtype=np.float32), 1, "").tolist() == [[255, 128, 0]]
+    assert check_palette([(1, 0, 255), (3, 4, 5)], 2, "").tolist() == [[1, 0, 255], [3, 4, 5]]
+    with pytest.raises(ValueError, match="0-255 integers or 0-1 floats"):
+        check_palette([(300, 0, 0)], 1, "")
+    with pytest.raises(ValueError, match=r"palette must be a list of \(r, g, b\) colours"):
+        check_palette([(1, 2)], 1, "")
 
 
 # -- compare_fields ----------------------------------------------------------------------------------------

@@ -117,20 +117,22 @@ def check_class_names(class_names, count: int, why: str) -> list[str]:
 
 
 def check_palette(palette, count: int, why: str) -> np.ndarray:
-    """``palette`` (``K x 3`` colours, 0-255 ints or 0-1 floats) as a ``K x 3`` uint8 array with ``K >= count``."""
+    """``palette`` (``K x 3`` colours: 0-255 integers, or 0-1 floats) as ``K x 3`` uint8 with ``K >= count``."""
+    example = "a list of (r, g, b) colours such as dataset.palette"
     try:
-        colours = np.asarray([[float(v) for v in colour] for colour in palette], dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"palette must be a list of (r, g, b) colours such as dataset.palette, got {palette!r}") from None
-    if colours.ndim != 2 or colours.shape[1] != 3:
-        raise ValueError(f"palette must be a list of (r, g, b) colours such as dataset.palette, got {palette!r}")
-    if len(colours) < count:
-        raise ValueError(f"{why} {count} classes but the palette has only {len(colours)} colour(s): pass one "
+        given = np.asarray(palette.cpu() if isinstance(palette, torch.Tensor) else palette)
+    except ValueError:  # ragged
+        raise ValueError(f"palette must be {example}, got {palette!r}") from None
+    if given.ndim != 2 or given.shape[1] != 3 or given.dtype.kind not in "iuf":
+        raise ValueError(f"palette must be {example}, got {palette!r}")
+    if len(given) < count:
+        raise ValueError(f"{why} {count} classes but the palette has only {len(given)} colour(s): pass one "
                          f"colour per class, e.g. dataset.palette")
-    if colours.min() < 0 or colours.max() > 255:
-        raise ValueError("palette colours must be 0-255 (or 0-1) values")
-    if colours.max() <= 1 and any(isinstance(v, float) for colour in palette for v in colour):
+    colours = given.astype(float)
+    if given.dtype.kind == "f" and colours.max() <= 1:
         colours = colours * 255  # 0-1 floats, as matplotlib writes colours
+    if colours.min() < 0 or colours.max() > 255:
+        raise ValueError("palette colours must be 0-255 integers or 0-1 floats")
     return colours.round().astype(np.uint8)
 
 
@@ -190,7 +192,7 @@ class Mosaic:
     """Panels of ``height x width`` pixels in a ``rows x cols`` grid, drawn in screen pixels with Pillow.
 
     ``put`` copies an ``H x W x 3`` picture into a panel (enlarged ``scale`` times, nearest
-    neighbour) with a title above it; ``box``, ``marker``, ``label`` and ``lines`` draw in a panel's pixel
+    neighbour) with a title above it; ``box``, ``marker`` and ``label`` draw in a panel's pixel
     coordinates (row ``y``, column ``x``; pixel centres at integers, as in ``imshow``); ``png``
     encodes the result. Drawing this way takes a few milliseconds, where one matplotlib axes
     per panel took a few hundred: it keeps the many-panel explorers within 0.5 s per change.
@@ -253,11 +255,6 @@ class Mosaic:
         """``text`` centred on panel coordinates ``(y, x)``."""
         self.draw.text(self._screen(row, col, y, x), text, fill=colour, font=_font(), anchor="mm")
 
-    def lines(self, row: int, col: int, segments, colour="white", width: int = 1) -> None:
-        """Straight lines between panel coordinates: ``segments`` is a list of ``((y0, x0), (y1, x1))``."""
-        for (y0, x0), (y1, x1) in segments:
-            self.draw.line([self._screen(row, col, y0, x0), self._screen(row, col, y1, x1)], fill=colour, width=width)
-
     def png(self) -> bytes:
         """The mosaic as PNG bytes."""
         buffer = io.BytesIO()
@@ -267,11 +264,8 @@ class Mosaic:
 
 @functools.lru_cache(maxsize=1)
 def _font():
-    """DejaVu Sans (shipped with matplotlib) at 11 px; Pillow's own font where FreeType is missing."""
-    try:
-        return PIL.ImageFont.truetype(font_manager.findfont("DejaVu Sans"), 11)
-    except (OSError, ImportError):
-        return PIL.ImageFont.load_default()
+    """DejaVu Sans at 11 px (matplotlib ships it, so it is there wherever the course runs)."""
+    return PIL.ImageFont.truetype(font_manager.findfont("DejaVu Sans"), 11)
 
 
 # -- output ------------------------------------------------------------------------------------

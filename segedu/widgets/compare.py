@@ -167,7 +167,6 @@ class FieldComparison(Explorer):
                 "radius90": erf.radius90,
                 "mass_in_box": erf.mass_in_box,
                 "predicted": int(self.predictions[name][pixel]),
-                "erf": erf,
             }
         self.state = {"pixel": pixel, "layer": key, "models": shown}
         self.text.value = self._table()
@@ -207,7 +206,8 @@ class FieldComparison(Explorer):
         for index, (name, s) in enumerate(self.state["models"].items(), start=1):
             radius = "no gradient" if math.isnan(s["radius90"]) else f"90% in {s['radius90']:.1f} px"
             size = "no field, " if s["box"] is None else f"{s['size'][0]} x {s['size'][1]} px, "
-            mosaic.put(0, index, heat_on_grey(self.image, s["erf"].heatmap), f"{name}\n{size}{radius}")
+            heatmap = self._field(name, self.state["layer"], self.state["pixel"]).heatmap
+            mosaic.put(0, index, heat_on_grey(self.image, heatmap), f"{name}\n{size}{radius}")
             mosaic.put(1, index, painted(self.predictions[name], self.colours),
                        f"{name}\npredicted: {self._class(s['predicted'])}")
             for panel in ((0, index), (1, index)):

@@ -78,19 +78,20 @@ def _scene_list(scenes):
     return get, len(scenes)
 
 
-def _pooling_geometry(model: nn.Module, image: torch.Tensor) -> tuple[int, int, float] | None:
-    """``(h, w, stride)`` of the map the model's pyramid pooling module pools, or None if it has none."""
+def _predict_and_grid(model: nn.Module, image: torch.Tensor):
+    """``(H x W predicted classes, number of classes, grid)``: ``grid`` is ``(h, w, stride)`` of the map the
+    model's pyramid pooling module pools (caught on its way in), or None for a model without one."""
     module = getattr(model, "ppm", None)
     if not isinstance(module, nn.Module) or not getattr(model, "use_ppm", True):
-        return None
+        return (*predict(model, image), None)
     seen = []
     handle = module.register_forward_pre_hook(lambda m, inputs: seen.append(tuple(inputs[0].shape[-2:])))
     try:
-        predict(model, image)
+        labels, count = predict(model, image)
     finally:
         handle.remove()
     height, width = seen[0]
-    return height, width, getattr(model, "output_stride", image.shape[-1] / width)
+    return labels, count, (height, width, getattr(model, "output_stride", image.shape[-1] / width))
 
 
 class PyramidExplorer(Explorer):
@@ -113,17 +114,14 @@ class PyramidExplorer(Explorer):
         class_names = getattr(scenes, "classes", None) if class_names is None else class_names
         palette = getattr(scenes, "palette", None) if palette is None else palette
         self._cache: dict[int, dict] = {}
-        first_image = check_image(self._get(0)[0], "scene 0's image")
-        classes = max(predict(model, first_image)[1] for model in self.models.values())
-        why = "the models predict" if len(models) > 1 else "the model predicts"
-        self.class_names = None if class_names is None else check_class_names(class_names, classes, why)
-        self.colours = default_colours(classes) if palette is None else check_palette(palette, classes, why)
-        self.classes = classes
         scene = check_int(scene, "scene", 0, self.count - 1)
         bin = self.bins[len(self.bins) // 2] if bin is None else bin
         if bin not in self.bins:
             raise ValueError(f"bin must be one of bins {self.bins}, got {bin!r}")
-        self._scene(scene)  # the first scene shown is checked here, not inside a callback
+        self.classes = self._scene(scene)["classes"]  # the first scene shown is checked here, not in a callback
+        why = "the models predict" if len(models) > 1 else "the model predicts"
+        self.class_names = None if class_names is None else check_class_names(class_names, self.classes, why)
+        self.colours = default_colours(self.classes) if palette is None else check_palette(palette, self.classes, why)
         self.state: dict = {}
         self.last_png = b""
         self.scene = widgets.IntSlider(description="scene", min=0, max=max(self.count - 1, 1), value=scene,
@@ -143,20 +141,23 @@ class PyramidExplorer(Explorer):
             image, mask = self._get(index)
             image = check_image(image, f"scene {index}'s image")
             height, width = image.shape[-2:]
-            mask = None if mask is None else check_mask(mask, (height, width), self.classes, f"scene {index}'s mask")
-            predictions = {}
+            predictions, classes, grids = {}, 0, []
             for name, model in self.models.items():
-                predictions[name] = predict(model, image)[0]
+                predictions[name], count, grid = _predict_and_grid(model, image)
                 if tuple(predictions[name].shape) != (height, width):
                     raise ValueError(f"model {name!r} predicts a {tuple(predictions[name].shape)} map for a "
                                      f"{height} x {width} image; it must predict every pixel")
-            geometry = next(filter(None, (_pooling_geometry(m, image) for m in self.models.values())), None)
+                classes = max(classes, count)
+                grids.append(grid)
+            mask = None if mask is None else check_mask(mask, (height, width), classes, f"scene {index}'s mask")
+            geometry = next(filter(None, grids), None)
             if geometry is None:  # no pyramid pooling module: cells over the model's coarsest grid
                 stride = getattr(next(iter(self.models.values())), "output_stride", 1)
                 geometry = (-(-height // stride), -(-width // stride), stride)
             cells = {b: self._cells(geometry, b, height, width) for b in self.bins}
-            self._cache[index] = {"image": image, "mask": mask, "predictions": predictions, "geometry": geometry,
-                                  "cells": cells, "averages": {b: self._averages(image, cells[b]) for b in self.bins}}
+            self._cache[index] = {"image": image, "mask": mask, "predictions": predictions, "classes": classes,
+                                  "geometry": geometry, "cells": cells,
+                                  "averages": {b: self._averages(image, cells[b]) for b in self.bins}}
         return self._cache[index]
 
     @staticmethod
