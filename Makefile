@@ -19,7 +19,7 @@ help:
 	@echo "make bench        train the leaderboard models, 5 seeds, 2 processes (under 2 hours on a quiet 2-core CPU)"
 	@echo "make bench-quick  one seed, one pair of models per claim (about 10 minutes), into build/bench/"
 	@echo "make bench-check  re-run a few seed-0 jobs and compare them digit for digit with the leaderboard"
-	@echo "make compat       run segedu under ipywidgets 7.7.1 and under torch 2.4 / Python 3.10 (downloads 3 GB once)"
+	@echo "make compat       run segedu under Colab's package set, ipywidgets 7.7.1 and torch 2.4 / Python 3.10 (downloads about 6 GB once)"
 
 venv: $(STAMP)
 
@@ -76,7 +76,8 @@ notebooks: $(STAMP)
 test: lint
 	SEGEDU_FAST=1 $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 tests notebooks $(PYTEST_ARGS)
 
-# The side environments of tests/test_compat.py (.venv-ipywidgets7, .venv-torch24), torch 2.4 included.
+# The side environments of tests/test_compat.py (.venv-ipywidgets7, .venv-torch24, .venv-colab), the big ones
+# included: Colab's package set runs every notebook and the unit tests, torch 2.4 the unit tests.
 compat: $(STAMP)
 	SEGEDU_FAST=1 SEGEDU_COMPAT=1 $(PY) -m pytest tests/test_compat.py $(PYTEST_ARGS)
 
