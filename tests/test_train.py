@@ -453,6 +453,11 @@ def test_predict_accepts_one_image_or_a_batch_and_restores_the_mode():
         assert torch.equal(batch, model(images).argmax(1))
     with pytest.raises(ValueError, match="3 x H x W or N x 3 x H x W"):
         predict(model, images[0, 0])
+    broken = tiny_net()
+    with torch.no_grad():
+        broken[2].weight.fill_(math.nan)
+    with pytest.raises(ValueError, match="logits hold NaN or infinite values"):  # not class 0 everywhere
+        predict(broken, images)
 
 
 # --------------------------------------------------------------------------- with the course's models and data
