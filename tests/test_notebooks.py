@@ -101,3 +101,28 @@ def test_a_notebook_whose_badge_names_another_repository_is_not_clean(tmp_path):
     assert nbtool.problems(path) == [f"{path}: not normalised; run `python tools/nbtool.py normalize {path}`"]
     nbtool.main(["normalize", str(path)])
     assert nbtool.problems(path) == [] and path.read_text(encoding="utf-8") == text
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_test_markers_are_tags_and_solutions_are_hidden_in_jupyterlab_and_colab(path):
+    notebook = nbformat.read(path, as_version=4)
+    assert not any("NBVAL" in cell.source for cell in notebook.cells)  # nothing of the tests in the learner's code
+    solutions = [cell for cell in notebook.cells if "solution" in cell.metadata.get("tags", [])]
+    for cell in solutions:
+        assert cell.source.startswith("#@title Solution")  # Colab hides the code of a titled form cell
+        assert cell.metadata["cellView"] == "form" and cell.metadata["jupyter"]["source_hidden"] is True
+
+
+def test_normalize_turns_markers_into_tags_and_hides_solutions_both_ways():
+    notebook = nbformat.v4.new_notebook()
+    checked = nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(3)")
+    ignored = nbformat.v4.new_code_cell("# NBVAL_IGNORE_OUTPUT\nexplorer")
+    solution = nbformat.v4.new_code_cell("answer = 42\ncheck(answer)", metadata={"jupyter": {"source_hidden": True}})
+    notebook.cells = [checked, ignored, solution]
+    clean = nbtool.normalize(notebook)
+    assert clean.cells[0].source == "print(3)" and clean.cells[0].metadata["tags"] == ["nbval-check-output"]
+    assert clean.cells[1].source == "explorer" and clean.cells[1].metadata["tags"] == ["nbval-ignore-output"]
+    hidden = clean.cells[2]
+    assert hidden.source == f"{nbtool.SOLUTION_TITLE}\nanswer = 42\ncheck(answer)"
+    assert hidden.metadata == {"tags": ["solution"], "cellView": "form", "jupyter": {"source_hidden": True}}
+    assert nbformat.writes(nbtool.normalize(clean)) == nbformat.writes(clean)  # normalising twice changes nothing

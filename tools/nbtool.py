@@ -1,8 +1,11 @@
 """Keep the course notebooks in their committed form, and refresh their checked outputs.
 
 Committed notebooks are clean: no widget state, no execution noise, no outputs, except
-in cells marked ``# NBVAL_CHECK_OUTPUT``, whose outputs nbval compares (they come from a
-fast-mode run, so they must not depend on the mode). Each opens with an "Open in Colab"
+in cells tagged ``nbval-check-output``, whose outputs nbval compares (they come from a
+fast-mode run, so they must not depend on the mode). Test markers live in cell tags, never in
+the learner's code (a ``# NBVAL_CHECK_OUTPUT`` / ``# NBVAL_IGNORE_OUTPUT`` first line becomes a
+tag). A solution cell (tagged ``solution``, or hidden with JupyterLab's ``source_hidden``) is
+hidden in JupyterLab *and* in Colab: it starts with a ``#@title`` line and has ``cellView: form``. Each opens with an "Open in Colab"
 badge and the setup cell, both made from ``segedu.REPOSITORY_URL``: a fork changes that one
 line and runs ``normalize``. Usage::
 
@@ -25,8 +28,11 @@ import nbformat
 import segedu
 from segedu.course.colab import SETUP_CELL
 
-CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
-KEPT_CELL_METADATA = ("tags", "jupyter", "editable", "deletable")
+CHECK_TAG, IGNORE_TAG, SOLUTION_TAG = "nbval-check-output", "nbval-ignore-output", "solution"
+MARKERS = {"# NBVAL_CHECK_OUTPUT": CHECK_TAG, "# NBVAL_IGNORE_OUTPUT": IGNORE_TAG}
+"""First lines that older notebooks used as test markers, and the cell tag each becomes."""
+SOLUTION_TITLE = "#@title Solution: run this cell to check it"
+KEPT_CELL_METADATA = ("tags", "jupyter", "editable", "deletable", "cellView")
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 BADGE = re.compile(r"\[!\[[^\]]*\]\([^)]*\)\]\(https://colab\.research\.google\.com/github/[^)\s]*/([^/)\s]+)\)")
@@ -54,7 +60,36 @@ def colab_badge(name: str) -> str:
 
 def is_checked(cell) -> bool:
     """True for a code cell whose output nbval compares."""
-    return cell.cell_type == "code" and CHECK_MARK in cell.source
+    return cell.cell_type == "code" and CHECK_TAG in cell.metadata.get("tags", [])
+
+
+def _markers_to_tags(cell) -> None:
+    """Move a test marker from the cell's first line into its tags."""
+    first, _, rest = cell.source.partition("\n")
+    if first.strip() in MARKERS:
+        tags = cell.metadata.setdefault("tags", [])
+        if MARKERS[first.strip()] not in tags:
+            tags.append(MARKERS[first.strip()])
+        cell.source = rest
+
+
+def _hide_solution(cell) -> None:
+    """A solution cell: tagged, its first line a ``#@title`` (Colab hides the code below a title when the
+    cell has ``cellView: form``) and ``source_hidden`` (JupyterLab)."""
+    tags = cell.metadata.setdefault("tags", [])
+    hidden = cell.metadata.get("jupyter", {}).get("source_hidden")
+    if not (hidden or SOLUTION_TAG in tags or cell.source.startswith("#@title Solution")):
+        if not tags:
+            cell.metadata.pop("tags")
+        return
+    if SOLUTION_TAG not in tags:
+        tags.append(SOLUTION_TAG)
+    lines = cell.source.split("\n")
+    if lines[0].startswith("#@title"):
+        lines = lines[1:]
+    cell.source = "\n".join([SOLUTION_TITLE, *lines])
+    cell.metadata["cellView"] = "form"
+    cell.metadata["jupyter"] = {**cell.metadata.get("jupyter", {}), "source_hidden": True}
 
 
 def normalize(notebook, name: str | None = None):
@@ -85,6 +120,8 @@ def normalize(notebook, name: str | None = None):
             cell.pop("outputs", None)
             cell.pop("execution_count", None)
             continue
+        _markers_to_tags(cell)
+        _hide_solution(cell)
         if is_checked(cell) and cell.outputs:
             count += 1
             cell.execution_count = count
@@ -127,7 +164,7 @@ def problems(path: Path) -> list[str]:
     if nbformat.writes(normalize(notebook, path.name)) != nbformat.writes(notebook):
         found.append(f"{path}: not normalised; run `python tools/nbtool.py normalize {path}`")
     if not any(is_checked(cell) for cell in notebook.cells):
-        found.append(f"{path}: no cell is marked {CHECK_MARK}, so nbval compares nothing")
+        found.append(f"{path}: no cell is tagged {CHECK_TAG}, so nbval compares nothing")
     return found
 
 
