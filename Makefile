@@ -19,13 +19,35 @@ help:
 	@echo "make bench        train the leaderboard models, 5 seeds, 2 processes (under 2 hours on a quiet 2-core CPU)"
 	@echo "make bench-quick  one seed, one pair of models per claim (about 10 minutes), into build/bench/"
 	@echo "make bench-check  re-run a few seed-0 jobs and compare them digit for digit with the leaderboard"
-	@echo "make compat       run segedu under ipywidgets 7.7.1 and under torch 2.4 / Python 3.10 (downloads 3 GB once)"
+	@echo "make compat       run segedu under Colab's package set, ipywidgets 7.7.1 and torch 2.4 / Python 3.10 (downloads about 6 GB once)"
 
 venv: $(STAMP)
 
+# $(VENV) is built in place (a venv cannot be moved: its scripts name its folder) and counts as
+# built only once `python -m venv` has finished and its python runs pip: $(VENV_OK) says so.
+# An install stopped half-way (Ctrl-C, a lost connection) leaves no bin/python, a python without
+# pip, or no $(VENV_OK); the next make removes that folder and builds it again instead of failing
+# with "No module named pip" for ever. ($(STAMP) alone marks a complete venv of older Makefiles.)
+# A folder that holds something else (no pyvenv.cfg, not being built here) is never removed: make stops.
+VENV_OK       := $(VENV)/.segedu-venv-complete
+VENV_BUILDING := $(VENV)/.segedu-venv-building
+
 $(STAMP): pyproject.toml requirements/local.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "segedu needs Python 3.10 or newer, found " + sys.version.split()[0]'
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@if { [ -f $(VENV_OK) ] || [ -f $(STAMP) ]; } && $(PY) -m pip --version >/dev/null 2>&1; then \
+	    exit 0; \
+	elif [ -e $(VENV) ] && [ -n "$$(ls -A $(VENV))" ] && [ ! -f $(VENV)/pyvenv.cfg ] && [ ! -f $(VENV_BUILDING) ]; then \
+	    echo "$(VENV) exists but is not a Python virtual environment (no pyvenv.cfg), so it is left alone:" \
+	         "move it away, or install elsewhere with make VENV=another-folder." >&2; \
+	    exit 1; \
+	fi; \
+	if [ -e $(VENV) ]; then \
+	    echo "$(VENV) is incomplete or broken (an install stopped half-way?): removing it and building it again."; \
+	    rm -rf $(VENV); \
+	fi; \
+	echo "Creating the virtual environment $(VENV)"; \
+	mkdir -p $(VENV) && touch $(VENV_BUILDING) && $(PYTHON) -m venv $(VENV) && \
+	$(PY) -m pip --version >/dev/null && mv $(VENV_BUILDING) $(VENV_OK)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements/local.txt -e ".[lab,test]"
 	touch $@
@@ -54,7 +76,8 @@ notebooks: $(STAMP)
 test: lint
 	SEGEDU_FAST=1 $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 tests notebooks $(PYTEST_ARGS)
 
-# The side environments of tests/test_compat.py (.venv-ipywidgets7, .venv-torch24), torch 2.4 included.
+# The side environments of tests/test_compat.py (.venv-ipywidgets7, .venv-torch24, .venv-colab), the big ones
+# included: Colab's package set runs every notebook and the unit tests, torch 2.4 the unit tests.
 compat: $(STAMP)
 	SEGEDU_FAST=1 SEGEDU_COMPAT=1 $(PY) -m pytest tests/test_compat.py $(PYTEST_ARGS)
 

@@ -107,6 +107,49 @@ def test_context_objects_take_their_class_from_the_band_far_away():
     assert sides_seen == {0, 1, 2, 3}  # the band is at any border
 
 
+def test_harbour_objects_take_the_class_of_the_nearer_band():
+    spec = track_spec("harbour")
+    dataset = SyntheticScenes("train", "harbour", size=64, length=96)
+    boat, car = dataset.classes.index("boat"), dataset.classes.index("car")
+    kinds_near_first, objects = set(), 0
+    for index in range(96):
+        params, row = dataset.params(index)
+        image, mask = dataset[index]
+        side = int(params.cue_side[row])  # turn the scene so that the first band is on top, the far one at the bottom
+        turn = {0: lambda t: t, 1: lambda t: t.flip(-2), 2: lambda t: t.transpose(-1, -2),
+                3: lambda t: t.flip(-1).transpose(-1, -2)}[side]
+        image, mask = turn(image), turn(mask)
+        band, gap = int(spec.cue_band * 64), int(spec.cue_gap * 64)
+        assert (mask[:band + gap] == 0).all() and (mask[-(band + gap):] == 0).all()  # no object near either band
+        top, bottom = image[:, :band].mean((1, 2)), image[:, -band:].mean((1, 2))
+        water_on_top = bool(top[2] - top[0] > bottom[2] - bottom[0])  # water is blue, road grey
+        assert water_on_top == (int(params.cue[row]) == 0) and int(params.far_cue[row]) == 1 - int(params.cue[row])
+        for slot in range(params.active.shape[1]):
+            if not params.active[row, slot]:
+                continue
+            objects += 1
+            centre = params.y[row, slot] if side <= 1 else params.x[row, slot]
+            across = float(centre if side in (0, 2) else 1 - centre)  # 0 at the first band, 1 at the far one
+            assert abs(across - 0.5) >= spec.cue_gap / 2 - 1e-6  # never a tie between the bands
+            near_water = (across < 0.5) == water_on_top
+            assert int(params.label[row, slot]) == (boat if near_water else car)
+            kinds_near_first.add(across < 0.5)
+        assert set(mask.unique().tolist()) <= {0, boat, car}
+    assert objects > 150 and kinds_near_first == {True, False}  # objects on both halves, of both classes
+
+
+def test_a_second_band_changes_only_positions_labels_and_the_far_band():
+    # The far band's random numbers are drawn after all the others, so that the one-band tracks draw the
+    # same numbers as before the harbour track existed: their scenes did not change.
+    two = track_spec("harbour")
+    one = dataclasses.replace(two, cue_bands=1)
+    first, second = (sample_scenes(spec, torch.Generator().manual_seed(7), 64) for spec in (one, two))
+    for name in ("shape", "radius", "angle", "colour", "background", "cue", "cue_side", "band_colour", "band_phase",
+                 "noise_offset", "blotch", "light"):
+        assert torch.equal(getattr(first, name), getattr(second, name)), name
+    assert (first.far_cue == -1).all() and torch.equal(second.far_cue, 1 - second.cue)
+
+
 # -- determinism and splits ------------------------------------------------------------------------
 
 

@@ -109,3 +109,35 @@ def test_datasets_apply_the_transform_to_items():
     assert image.shape == (3, 40, 40) and mask.shape == (40, 40)
     items = dataset.__getitems__([0, 1])
     assert items[0][0].shape == (3, 40, 40)
+
+
+@pytest.mark.parametrize("transform", [eval_transforms(), eval_transforms(24), train_transforms(flip=False),
+                                       train_transforms(24, crop_scale=(0.5, 1.0))], ids=repr)
+def test_an_image_and_a_mask_of_different_sizes_are_refused(transform):
+    for mask_size in [(16, 16), (16, 40), (32, 33)]:
+        with pytest.raises(ValueError, match=rf"The image is 32 x 32 \(height x width\) but its mask is "
+                                             rf"{mask_size[0]} x {mask_size[1]}: .*same size"):
+            transform(torch.rand(3, 32, 32), torch.zeros(mask_size, dtype=torch.long))
+
+
+def test_a_photo_and_a_trimap_of_different_sizes_are_refused():
+    photo = Image.fromarray(np.zeros((30, 50, 3), np.uint8))  # PIL sizes are (width, height)
+    with pytest.raises(ValueError, match="The image is 30 x 50 .* but its mask is 50 x 30"):
+        eval_transforms(24)(photo, Image.fromarray(np.ones((50, 30), np.uint8)))
+
+
+def test_crop_ranges_must_be_low_high_pairs():
+    image, mask = torch.rand(3, 40, 40), torch.zeros(40, 40, dtype=torch.long)
+    with pytest.raises(ValueError, match=r"crop_ratio must be a \(low, high\) pair with 0 < low <= high.*"
+                                         r"got \(2, 1\) \(swap them: crop_ratio=\(1, 2\)\)"):
+        train_transforms(32, crop_scale=(0.5, 1.0), crop_ratio=(2, 1))
+    for bad in [(0, 1), (-1, 2), (1,), 1.5, ("a", "b")]:
+        with pytest.raises(ValueError, match="crop_ratio must be a"):
+            train_transforms(32, crop_scale=(0.5, 1.0), crop_ratio=bad)
+    for bad in [0.5, (1.0, 0.5), (0.5, 1.5), (0.5, 1.0, 1.0)]:
+        with pytest.raises(ValueError, match=r"crop_scale must be a \(low, high\) pair with 0 < low <= high <= 1"):
+            train_transforms(32, crop_scale=bad)
+    with pytest.raises(ValueError, match="crop_ratio sets the shape of the random crop, so it needs crop_scale"):
+        train_transforms(32, crop_ratio=(1.0, 1.0))
+    new_image, new_mask = train_transforms(32, crop_scale=(0.5, 0.5), crop_ratio=(1, 1))(image, mask)
+    assert new_image.shape == (3, 32, 32) and new_mask.shape == (32, 32)

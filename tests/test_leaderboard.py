@@ -292,3 +292,26 @@ def test_merge_combines_files_and_refuses_duplicates_and_mixed_modes(work, capsy
 def test_the_committed_fast_mode_reference_reproduces_digit_for_digit(repo_root, capsys):
     assert reproduce.main(repo_root / "results" / "reference_fast.json") == 0, capsys.readouterr().out
     assert capsys.readouterr().out.count(": identical") == len(reproduce.JOBS)
+
+
+# -------------------------------------------------------------------------------------------------- speed
+
+
+def test_every_timing_comes_from_the_speed_module_and_is_positive():
+    from segedu.leaderboard import speed
+
+    model = recipes.build_run("fcn8s", 3)
+    assert speed.latency_ms(model, 32) > 0 and model.training  # the model's mode is restored
+    first, second = speed.data_speed("shapes", 32, 64)
+    assert first > 0 and second > 0
+    seen = []
+    assert speed.response_seconds(seen.append, [1, 2, 3]) >= 0 and seen == [1, 2, 3]
+    assert "torch threads" in speed.machine_line()
+
+
+def test_the_speed_command_refuses_zero_threads(capsys):
+    from segedu.leaderboard import speed
+
+    with pytest.raises(SystemExit):
+        speed.main(["--threads", "0", "latency", "--models", "plain"])
+    assert "--threads must be at least 1" in capsys.readouterr().err

@@ -201,6 +201,46 @@ def test_bad_input_gets_a_clear_error(name):
         build(name, 2.0)
 
 
+@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+def test_images_of_another_dtype_than_the_weights_get_a_clear_error(name, dtype):
+    model = make(name, {}).eval()
+    cls = type(model).__name__
+    with pytest.raises(TypeError, match=rf"{cls} got {dtype} images, but this model's weights are float32: "
+                                        rf"convert the images with images.float\(\) \(or the model with "
+                                        rf"model.to\({dtype}\)\)"):
+        model(torch.rand(1, 3, 16, 16, dtype=dtype))
+
+
+def test_the_dtype_check_follows_the_weights_and_autocast():
+    model = make("plain", {}).eval()
+    images = torch.rand(1, 3, 8, 8)
+    with pytest.raises(TypeError, match=r"weights are float64: convert the images with images.double\(\)"):
+        model.double()(images)
+    assert model(images.double()).dtype == torch.float64
+    model.float()
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast converts inputs and weights itself
+        assert model(images.bfloat16()).dtype == torch.bfloat16
+
+
+def test_a_single_pixel_in_training_mode_gets_a_clear_error():
+    model = PlainCNN(NUM_CLASSES).train()
+    with pytest.raises(ValueError, match=r"PlainCNN in training mode got one 1 x 1 image: its BatchNorm layers need "
+                                         r"more than one value per channel.*larger images.*batch of more than one.*"
+                                         r"model.eval\(\)"):
+        model(torch.rand(1, 3, 1, 1))
+    assert model(torch.rand(2, 3, 1, 1)).shape == (2, NUM_CLASSES, 1, 1)  # two values per channel: fine
+    assert model(torch.rand(1, 3, 1, 2)).shape == (1, NUM_CLASSES, 1, 2)
+    assert model.eval()(torch.rand(1, 3, 1, 1)).shape == (1, NUM_CLASSES, 1, 1)  # running statistics
+
+
+@pytest.mark.parametrize("name", [name for name in MODEL_NAMES if name != "plain"])
+def test_a_single_pixel_trains_in_models_that_pad_it(name):
+    # Models with downsampling pad a 1 x 1 image to two cells of their coarsest grid: no error there.
+    out = main_output(make(name, {}).train()(torch.rand(1, 3, 1, 1)))
+    assert out.shape == (1, NUM_CLASSES, 1, 1)
+
+
 def test_other_channel_counts_work():
     model = build("unet", NUM_CLASSES, in_channels=1, base_width=4, depth=2)
     assert model(torch.randn(2, 1, 20, 20)).shape == (2, NUM_CLASSES, 20, 20)
@@ -225,6 +265,12 @@ def test_option_errors_are_clear():
         FCN(NUM_CLASSES, variant="4s")
     with pytest.raises(ValueError, match="kernel_size must be odd"):
         PlainCNN(NUM_CLASSES, kernel_size=4)
+    for widths in [(), 16]:
+        with pytest.raises(ValueError, match=r"EncoderDecoder: widths must be a non-empty tuple of channel counts, "
+                                             r"one per stride.*e.g. \(16, 32, 48, 64, 96\)"):
+            EncoderDecoder(NUM_CLASSES, widths=widths)
+    with pytest.raises(ValueError, match="EncoderDecoder: every width must be at least 1, got 0"):
+        EncoderDecoder(NUM_CLASSES, widths=(16, 0))
 
 
 def test_models_run_in_plain_eager_mode_only():

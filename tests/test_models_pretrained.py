@@ -1,12 +1,15 @@
 """Pretrained backbones: ImageNet weights and their offline fallback, the course's own weights."""
 
 import pickle
+import socket
+import time
 import urllib.error
 import warnings
 
 import pytest
 import torch
 import torchvision
+from silent_server import silent_server
 from torchvision.models import ResNet18_Weights
 
 from segedu.models import (
@@ -186,3 +189,23 @@ def test_the_shipped_course_weights_load_with_weights_only():
     # Transfer, not memory: the backbone never saw the classes of the track it is compared on.
     assert record["meta"]["metadata"]["pretrained_on"] == list(PRETRAIN_SHAPES)
     assert not set(PRETRAIN_SHAPES) & set(CLASSES[PRETRAIN_TRACK])
+
+
+def test_a_weights_server_that_never_answers_times_out_and_says_what_to_do(tmp_path, monkeypatch):
+    from segedu.models import pretrained
+
+    monkeypatch.setattr(pretrained, "DOWNLOAD_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty cache: the weights must be downloaded
+    weights = ResNet18_Weights.IMAGENET1K_V1
+    with silent_server() as url:
+        monkeypatch.setattr(weights.value, "url", f"{url}/{weights.url.rsplit('/', 1)[-1]}")
+        start = time.monotonic()
+        with pytest.raises(RuntimeError) as error:
+            build_backbone("resnet18", pretrained="imagenet", fallback="error")
+        elapsed = time.monotonic() - start
+    assert elapsed < 10, f"the download waited {elapsed:.1f} s"
+    message = str(error.value)
+    assert "Could not get torchvision's ImageNet weights" in message and "did not answer within 0.5 s" in message
+    assert f"copy it into {tmp_path / 'hub' / 'checkpoints'}" in message  # what to do offline
+    assert socket.getdefaulttimeout() is None  # the process-wide timeout is restored
+    assert not list(tmp_path.rglob("*.partial"))  # nothing half-downloaded is left behind

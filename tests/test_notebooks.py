@@ -6,6 +6,7 @@ import nbformat
 import nbtool
 import pytest
 
+import segedu
 from segedu import REPOSITORY_URL
 from segedu.course.colab import SETUP_CELL
 
@@ -68,3 +69,60 @@ def test_problems_reports_an_error_output(tmp_path):
     path = tmp_path / "broken.ipynb"
     nbformat.write(nbtool.normalize(notebook), path)
     assert any("error output" in problem for problem in nbtool.problems(path))
+
+
+def test_normalize_points_the_colab_badge_at_the_repository_url(monkeypatch):
+    old = "https://colab.research.google.com/github/segedu/segedu/blob/main/notebooks/03_down_and_up.ipynb"
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_markdown_cell(f"[![Open In Colab](x.svg)]({old})\n\n# 03 · Down")]
+    monkeypatch.setattr(segedu, "REPOSITORY_URL", "https://github.com/a-teacher/our-course.git")
+    fork = "https://colab.research.google.com/github/a-teacher/our-course/blob/main/notebooks"
+    badge = f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({fork}/03_down_and_up.ipynb)"
+    assert nbtool.normalize(notebook).cells[0].source == f"{badge}\n\n# 03 · Down"
+    renamed = nbtool.normalize(notebook, "04_renamed.ipynb").cells[0].source
+    assert renamed.startswith(f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+                              f"({fork}/04_renamed.ipynb)\n\n# 03")
+    notebook.cells[0].source = "# 05 · A new notebook"
+    assert nbtool.normalize(notebook, "05_new.ipynb").cells[0].source.endswith(
+        f"({fork}/05_new.ipynb)\n\n# 05 · A new notebook")
+
+
+def test_a_repository_url_colab_cannot_open_is_refused_with_the_fix(monkeypatch):
+    monkeypatch.setattr(segedu, "REPOSITORY_URL", "https://gitlab.com/a-teacher/our-course")
+    with pytest.raises(ValueError, match="only from GitHub: set it to .*https://github.com/OWNER/REPO"):
+        nbtool.colab_url("00_welcome.ipynb")
+
+
+def test_a_notebook_whose_badge_names_another_repository_is_not_clean(tmp_path):
+    path = tmp_path / "00_welcome.ipynb"
+    text = NOTEBOOKS[0].read_text(encoding="utf-8")
+    repo = REPOSITORY_URL.removeprefix("https://github.com/")
+    path.write_text(text.replace(f"/github/{repo}/", "/github/someone/else/"), encoding="utf-8")
+    assert nbtool.problems(path) == [f"{path}: not normalised; run `python tools/nbtool.py normalize {path}`"]
+    nbtool.main(["normalize", str(path)])
+    assert nbtool.problems(path) == [] and path.read_text(encoding="utf-8") == text
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_test_markers_are_tags_and_solutions_are_hidden_in_jupyterlab_and_colab(path):
+    notebook = nbformat.read(path, as_version=4)
+    assert not any("NBVAL" in cell.source for cell in notebook.cells)  # nothing of the tests in the learner's code
+    solutions = [cell for cell in notebook.cells if "solution" in cell.metadata.get("tags", [])]
+    for cell in solutions:
+        assert cell.source.startswith("#@title Solution")  # Colab hides the code of a titled form cell
+        assert cell.metadata["cellView"] == "form" and cell.metadata["jupyter"]["source_hidden"] is True
+
+
+def test_normalize_turns_markers_into_tags_and_hides_solutions_both_ways():
+    notebook = nbformat.v4.new_notebook()
+    checked = nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(3)")
+    ignored = nbformat.v4.new_code_cell("# NBVAL_IGNORE_OUTPUT\nexplorer")
+    solution = nbformat.v4.new_code_cell("answer = 42\ncheck(answer)", metadata={"jupyter": {"source_hidden": True}})
+    notebook.cells = [checked, ignored, solution]
+    clean = nbtool.normalize(notebook)
+    assert clean.cells[0].source == "print(3)" and clean.cells[0].metadata["tags"] == ["nbval-check-output"]
+    assert clean.cells[1].source == "explorer" and clean.cells[1].metadata["tags"] == ["nbval-ignore-output"]
+    hidden = clean.cells[2]
+    assert hidden.source == f"{nbtool.SOLUTION_TITLE}\nanswer = 42\ncheck(answer)"
+    assert hidden.metadata == {"tags": ["solution"], "cellView": "form", "jupyter": {"source_hidden": True}}
+    assert nbformat.writes(nbtool.normalize(clean)) == nbformat.writes(clean)  # normalising twice changes nothing

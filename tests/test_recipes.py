@@ -76,4 +76,4 @@ def test_every_track_has_as_many_pixels_per_epoch_and_the_same_optimiser(monkeyp
     assert len(settings) == 1, settings
     # Only the mixed track, the hardest, trains longer: more epochs of smaller batches (see Recipe).
     assert {track: (p.epochs, p.batch_size) for track, p in plans.items()} == {
-        "shapes": (3, 16), "thin": (3, 16), "context": (3, 16), "mixed": (5, 8)}
+        "shapes": (3, 16), "thin": (3, 16), "context": (3, 16), "harbour": (3, 16), "mixed": (5, 8)}

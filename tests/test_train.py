@@ -453,6 +453,11 @@ def test_predict_accepts_one_image_or_a_batch_and_restores_the_mode():
         assert torch.equal(batch, model(images).argmax(1))
     with pytest.raises(ValueError, match="3 x H x W or N x 3 x H x W"):
         predict(model, images[0, 0])
+    broken = tiny_net()
+    with torch.no_grad():
+        broken[2].weight.fill_(math.nan)
+    with pytest.raises(ValueError, match="logits hold NaN or infinite values"):  # not class 0 everywhere
+        predict(broken, images)
 
 
 # --------------------------------------------------------------------------- with the course's models and data
@@ -509,3 +514,13 @@ def test_synthetic_scenes_give_size_bucket_scores_and_checkpoints_round_trip(tmp
     restored, meta = load(path, models.build("unet", train.num_classes))
     assert meta["track"] == "mixed" and meta["model_class"] == type(model).__name__
     assert torch.equal(predict(restored, batch["image"]), predict(model, batch["image"]))
+
+
+def test_a_model_with_nan_classifier_weights_is_refused_by_evaluate_not_scored_as_class_0():
+    # argmax of NaN logits is class 0, so such a model used to get a score (mIoU 0.27, accuracy 0.81 in the issue).
+    model = tiny_net()
+    with torch.no_grad():
+        model[-1].weight.fill_(math.nan)
+    with pytest.raises(ValueError, match=r"The logits hold 192 NaN or infinite value\(s\) out of 192: the model's "
+                                         r"weights or its input are not finite.*reload good weights"):
+        evaluate(model, ColourScenes(4), batch_size=1)

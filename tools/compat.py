@@ -1,4 +1,4 @@
-"""Side environments that run segedu's tests against the oldest versions it claims to support.
+"""Side environments that run segedu's tests against the versions learners really have.
 
 * ``.venv-ipywidgets7``: ipywidgets 7.7.1, what Colab ships, on top of the main environment.
   A ``.pth`` file in it adds the main environment's site-packages *behind* its own, so pip
@@ -6,8 +6,12 @@
   is not installed twice. pip then prints "Not uninstalling ipywidgets ... outside
   environment": harmless, and the point -- the main environment keeps ipywidgets 8.
 * ``.venv-torch24``: torch 2.4.1 and torchvision 0.19.1, the lowest versions pyproject.toml
-  admits, on the lowest Python found (3.10 where there is one), with segedu installed
+  admits, on the oldest Python found (3.10 where there is one), with segedu installed
   editable and its test extras: a separate environment of about 3 GB, downloaded from PyPI.
+* ``.venv-colab``: Google Colab's own package set (:data:`COLAB_VERSIONS`) on Colab's Python
+  (3.13, else the newest found, said in the output), with segedu installed editable and its
+  test extras; every notebook runs in fast mode under nbval, then the unit tests. A separate
+  environment of about 5.4 GB (torch is a CUDA build), downloaded from PyPI.
 
 Each is built on first use, reused while up to date and updated when stale (see :func:`plan`).
 Inside it, ``python tools/compat.py inside`` asserts the expected versions, imports every
@@ -15,8 +19,9 @@ segedu module and then runs pytest in that same process. Usage::
 
     python tools/compat.py ipywidgets7   # build if needed, run the widget tests under 7.7.1
     python tools/compat.py torch24       # build if needed (3 GB download), run the unit tests
+    python tools/compat.py colab         # build if needed (5.4 GB), run every notebook and the unit tests
 
-Both print how long building and testing took. Build logs go to ``build/compat/``.
+Each prints how long building and testing took. Build logs go to ``build/compat/``.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import functools
 import glob
 import hashlib
 import json
@@ -46,8 +52,11 @@ class SideEnv:
 
     ``expect`` maps a module name to the version its ``__version__`` must have inside the
     run (a local tag such as ``+cu121`` is ignored). ``reuse_main`` makes the main
-    environment's packages importable behind the side environment's own. ``newest_python``
-    is the newest (major, minor) the requirements have wheels for.
+    environment's packages importable behind the side environment's own (it is then built
+    from the main interpreter). Otherwise it is built from the Python that the environment
+    variable ``python_variable`` names, else from the oldest or newest (``prefer``) Python
+    found whose (major, minor) lies within ``pythons`` = (lowest, highest), the highest being
+    the newest the pinned requirements have wheels for (see :func:`base_python`).
     """
 
     folder: str
@@ -55,8 +64,13 @@ class SideEnv:
     expect: tuple[tuple[str, str], ...]
     pytest_args: tuple[str, ...]
     reuse_main: bool = False
-    oldest_python: bool = False
-    newest_python: tuple[int, int] | None = None
+    pythons: tuple[tuple[int, int], tuple[int, int]] = ((3, 10), (3, 13))
+    prefer: str = "oldest"
+    python_variable: str = "SEGEDU_COMPAT_PYTHON"
+
+    def __post_init__(self):
+        if self.prefer not in ("oldest", "newest"):
+            raise ValueError(f"SideEnv(prefer={self.prefer!r}): use 'oldest' or 'newest'")
 
 
 IPYWIDGETS7 = SideEnv(
@@ -68,18 +82,35 @@ IPYWIDGETS7 = SideEnv(
     reuse_main=True,
 )
 
+UNIT_TESTS = ("tests", "-m", "not browser", "--ignore=tests/test_compat.py")
+
 TORCH24 = SideEnv(
     folder=".venv-torch24",
-    # pyyaml: tests/test_packaging.py reads environment.yml; the main environment gets it from jupyter.
-    requirements=("torch==2.4.1", "torchvision==0.19.1", "-e", ".[test]", "pyyaml"),
+    requirements=("torch==2.4.1", "torchvision==0.19.1", "-e", ".[test]"),
     expect=(("torch", "2.4.1"), ("torchvision", "0.19.1")),
-    pytest_args=("tests", "-m", "not browser", "--ignore=tests/test_compat.py",
-                 "--ignore=tests/test_notebooks.py", "--ignore=tests/test_nbval_wiring.py"),
-    oldest_python=True,
-    newest_python=(3, 12),  # torch 2.4.1 has no wheels for Python 3.13
+    pytest_args=(*UNIT_TESTS, "--ignore=tests/test_notebooks.py"),
+    pythons=((3, 10), (3, 12)),  # torch 2.4.1 has no wheels for Python 3.13
 )
 
-ENVIRONMENTS = {"ipywidgets7": IPYWIDGETS7, "torch24": TORCH24}
+COLAB_PYTHON = (3, 13)
+COLAB_VERSIONS = {  # what Google Colab ships, as published (2026-08); `notebook` is its classic frontend
+    "torch": "2.11.0", "torchvision": "0.26.0", "numpy": "2.1.3", "matplotlib": "3.10.0",
+    "ipywidgets": "7.7.1", "ipykernel": "6.17.1", "pillow": "11.3.0", "tqdm": "4.67.3", "notebook": "6.5.7",
+}
+MODULE_NAMES = {"pillow": "PIL"}  # the import name where it differs from the package's
+
+COLAB = SideEnv(
+    folder=".venv-colab",
+    # One pip command resolves the pins and segedu's own ranges together, so nothing pinned moves.
+    requirements=(*(f"{name}=={version}" for name, version in COLAB_VERSIONS.items()), "-e", ".[test]"),
+    expect=tuple((MODULE_NAMES.get(name, name), version) for name, version in COLAB_VERSIONS.items()),
+    pytest_args=("--nbval-lax", "--nbval-current-env", "--nbval-cell-timeout=900", "notebooks", *UNIT_TESTS),
+    pythons=((3, 10), COLAB_PYTHON),  # numpy 2.1.3 and matplotlib 3.10.0 have no wheels past 3.13
+    prefer="newest",
+    python_variable="SEGEDU_COLAB_PYTHON",
+)
+
+ENVIRONMENTS = {"ipywidgets7": IPYWIDGETS7, "torch24": TORCH24, "colab": COLAB}
 
 
 def _python_in(folder: Path) -> Path:
@@ -87,6 +118,7 @@ def _python_in(folder: Path) -> Path:
     return folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
+@functools.cache
 def _version_of(python: str) -> str | None:
     """``"3.10.13"`` for an interpreter that runs and can make virtual environments, else None."""
     probe = "import ensurepip, platform, venv; print(platform.python_version())"
@@ -97,29 +129,67 @@ def _version_of(python: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+def _minor(version: str) -> tuple[int, int]:
+    """``(3, 10)`` for ``"3.10.13"``."""
+    major, minor = version.split(".")[:2]
+    return int(major), int(minor)
+
+
+def _found_pythons(env: SideEnv) -> list[str]:
+    """Interpreters that may suit ``env``: ``python3.X`` on the PATH and pyenv's, X in its range."""
+    pyenv = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
+    (_, lowest), (_, highest) = env.pythons
+    found = []
+    for minor in range(lowest, highest + 1):
+        name = f"python3.{minor}"
+        found += [shutil.which(name) or "",
+                  *sorted(glob.glob(os.path.join(pyenv, "versions", f"3.{minor}.*", "bin", name)))]
+    return list(dict.fromkeys(filter(None, found)))
+
+
 def base_python(env: SideEnv) -> tuple[str, str]:
     """``(path, version)`` of the interpreter ``env`` is built from.
 
     An environment that reuses the main packages needs the main interpreter's own base
-    Python. Otherwise, with ``oldest_python``, the first of ``$SEGEDU_COMPAT_PYTHON``,
-    ``python3.10`` on the PATH and pyenv's 3.10 that runs; failing those, the main one.
+    Python. Otherwise the one that ``$<env.python_variable>`` names if set (refused, with
+    the fix, when outside ``env.pythons``), else the oldest or newest (``env.prefer``) in
+    that range among ``python3.X`` on the PATH, pyenv's and the main one.
     """
     main = getattr(sys, "_base_executable", None) or sys.executable
-    candidates = []
-    if env.oldest_python and not env.reuse_main:
-        pyenv = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
-        candidates = [os.environ.get("SEGEDU_COMPAT_PYTHON"), shutil.which("python3.10"),
-                      *sorted(glob.glob(os.path.join(pyenv, "versions", "3.10*", "bin", "python3.10")))]
-    for candidate in [*filter(None, candidates), main]:
+    if env.reuse_main:
+        candidates = [main]
+    elif os.environ.get(env.python_variable):
+        candidates = [os.environ[env.python_variable]]
+    else:
+        candidates = [*_found_pythons(env), main]
+    lowest, highest = env.pythons
+    usable = []
+    for candidate in candidates:
         version = _version_of(candidate)
         if not version:
             continue
-        if env.newest_python and tuple(map(int, version.split(".")[:2])) > env.newest_python:
-            newest = ".".join(map(str, env.newest_python))
-            raise RuntimeError(f"{env.folder} needs Python {newest} or older, found {version} at {candidate}; "
-                               f"point SEGEDU_COMPAT_PYTHON at a Python 3.10 to {newest}")
-        return candidate, version
-    raise RuntimeError(f"no Python found to build {env.folder} from (tried {candidates + [main]})")
+        if env.reuse_main or lowest <= _minor(version) <= highest:
+            usable.append((_minor(version), candidate, version))
+        elif candidate == os.environ.get(env.python_variable):
+            span = "Python {}.{} to {}.{}".format(*lowest, *highest)
+            raise RuntimeError(f"{env.folder} needs {span}, found {version} at {candidate}; "
+                               f"point {env.python_variable} at a {span}")
+    if not usable:
+        raise RuntimeError(f"no Python found to build {env.folder} from (tried {candidates}); "
+                           f"install one or point {env.python_variable} at it")
+    pick = max if env.prefer == "newest" else min
+    _, path, version = pick(usable, key=lambda found: found[0])
+    return path, version
+
+
+def describe_python(env: SideEnv) -> str:
+    """``"Python 3.13.0"``, plus why when it is not the newest that ``env`` wants newest of."""
+    version = base_python(env)[1]
+    highest = env.pythons[1]
+    if env.reuse_main or env.prefer != "newest" or _minor(version) == highest:
+        return f"Python {version}"
+    return (f"Python {version}, the newest found: no Python {highest[0]}.{highest[1]} here "
+            f"(set {env.python_variable} to use one)")
 
 
 def _main_site_packages() -> list[str]:
@@ -324,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("environment", choices=list(ENVIRONMENTS))
     env = ENVIRONMENTS[parser.parse_args(argv).environment]
     start = time.perf_counter()
-    print(f"{env.folder}: Python {base_python(env)[1]}", flush=True)
+    print(f"{env.folder}: {describe_python(env)}", flush=True)
     ensure(env)
     built = time.perf_counter()
     size = size_on_disk(ROOT / env.folder) / 1e9

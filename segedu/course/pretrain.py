@@ -65,7 +65,7 @@ def accuracy(classifier: torch.nn.Module, data, batch_size: int = 256) -> float:
     return correct / len(data)
 
 
-def pretrain_backbone(images: int = 60_000, epochs: int = 6, batch_size: int = 64, lr: float = 3e-3,
+def pretrain_backbone(images: int = 40_000, epochs: int = 4, batch_size: int = 64, lr: float = 3e-3,
                       size: int = 64, seed: int = 0, progress: bool = True) -> PretrainResult:
     """Train a :class:`~segedu.models.backbones.SmallBackboneClassifier` on ``images`` synthetic images.
 
@@ -114,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     from segedu.models.pretrained import course_weights_path, save_course_backbone
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=int, default=60_000)
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--images", type=int, default=40_000, help="training images drawn per epoch")
+    parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help=f"default {course_weights_path()}")
     args = parser.parse_args(argv)

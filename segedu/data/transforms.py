@@ -50,19 +50,38 @@ def as_mask(mask) -> tv_tensors.Mask:
     return tv_tensors.Mask(TF.pil_to_tensor(mask)[0])
 
 
+def check_same_size(image: torch.Tensor, mask: torch.Tensor) -> None:
+    """Raise a ValueError unless the image ``C x H x W`` and the mask ``H x W`` have the same H and W.
+
+    Mask pixel ``(i, j)`` labels image pixel ``(i, j)``: a pair of different sizes cannot be
+    aligned, and resizing both to one size would only hide the mismatch.
+    """
+    image_size, mask_size = tuple(image.shape[-2:]), tuple(mask.shape[-2:])
+    if image_size != mask_size:
+        raise ValueError(
+            f"The image is {image_size[0]} x {image_size[1]} (height x width) but its mask is "
+            f"{mask_size[0]} x {mask_size[1]}: mask pixel (i, j) must label image pixel (i, j), so both need "
+            f"the same size. Check that the mask belongs to this image; a mask saved at another resolution "
+            f"must be resized to the image size first, with nearest-neighbour interpolation."
+        )
+
+
 class JointTransform:
     """Apply a ``torchvision.transforms.v2`` transform to an ``(image, mask)`` pair.
 
     Call with ``(image, mask)``: image ``3 x H x W`` (float in [0, 1], uint8, or PIL), mask
-    ``H x W`` (integer tensor or PIL). Returns plain tensors: image float32 ``3 x H' x W'`` in
-    [0, 1], mask ``H' x W'`` with the input's integer dtype (int64 for PIL masks).
+    ``H x W`` (integer tensor or PIL) of the same H and W (else a ValueError says so). Returns
+    plain tensors: image float32 ``3 x H' x W'`` in [0, 1], mask ``H' x W'`` with the input's
+    integer dtype (int64 for PIL masks).
     """
 
     def __init__(self, transform):
         self.transform = transform
 
     def __call__(self, image, mask):
-        image, mask = self.transform(as_image(image), as_mask(mask))
+        image, mask = as_image(image), as_mask(mask)
+        check_same_size(image, mask)
+        image, mask = self.transform(image, mask)
         image = image.as_subclass(torch.Tensor)
         if not image.is_floating_point():
             image = image.float() / 255.0
@@ -73,8 +92,23 @@ class JointTransform:
         return f"JointTransform({self.transform!r})"
 
 
+def _range(value, name: str, example: str, at_most_one: bool = False) -> tuple[float, float]:
+    """``value`` as a ``(low, high)`` pair of numbers with ``0 < low <= high`` (and ``high <= 1`` if asked)."""
+    bound = " <= 1" if at_most_one else ""
+    rule = f"{name} must be a (low, high) pair with 0 < low <= high{bound}, e.g. {example}"
+    numbers = (isinstance(value, (tuple, list)) and len(value) == 2
+               and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value))
+    if not numbers:
+        raise ValueError(f"{rule}; got {value!r}")
+    low, high = float(value[0]), float(value[1])
+    if not 0 < low <= high or (at_most_one and high > 1):
+        hint = f" (swap them: {name}=({value[1]!r}, {value[0]!r}))" if 0 < high < low else ""
+        raise ValueError(f"{rule}; got {tuple(value)!r}{hint}")
+    return low, high
+
+
 def train_transforms(size=None, flip: bool = True, crop_scale: tuple[float, float] | None = None,
-                     crop_ratio: tuple[float, float] = (3 / 4, 4 / 3), vertical_flip: bool = False) -> JointTransform:
+                     crop_ratio: tuple[float, float] | None = None, vertical_flip: bool = False) -> JointTransform:
     """Random augmentation for training.
 
     Args:
@@ -82,19 +116,23 @@ def train_transforms(size=None, flip: bool = True, crop_scale: tuple[float, floa
             allowed without ``crop_scale``).
         flip: random horizontal flips (probability 0.5).
         crop_scale: if given, e.g. ``(0.5, 1.0)``, a random crop of that fraction of the area
-            (aspect ratio in ``crop_ratio``) resized to ``size``. Off by default: it changes
-            object sizes, which the synthetic tracks control on purpose.
+            (``0 < low <= high <= 1``) resized to ``size``. Off by default: it changes object
+            sizes, which the synthetic tracks control on purpose.
+        crop_ratio: range of the crop's aspect ratio (width / height), ``0 < low <= high``;
+            only with ``crop_scale``. ``None`` means ``(3/4, 4/3)``.
         vertical_flip: random vertical flips too.
     """
     size = _pair(size)
     steps = []
+    if crop_scale is None and crop_ratio is not None:
+        raise ValueError("train_transforms: crop_ratio sets the shape of the random crop, so it needs crop_scale "
+                         "too, e.g. train_transforms(128, crop_scale=(0.5, 1.0), crop_ratio=(0.75, 1.33))")
     if crop_scale is not None:
         if size is None:
             raise ValueError("train_transforms: crop_scale needs an output size, e.g. train_transforms(128, ...)")
-        low, high = crop_scale
-        if not 0 < low <= high <= 1:
-            raise ValueError(f"crop_scale must be (low, high) with 0 < low <= high <= 1, got {crop_scale!r}")
-        steps.append(v2.RandomResizedCrop(size, scale=crop_scale, ratio=crop_ratio, antialias=True))
+        scale = _range(crop_scale, "crop_scale", "(0.5, 1.0)", at_most_one=True)
+        ratio = _range((3 / 4, 4 / 3) if crop_ratio is None else crop_ratio, "crop_ratio", "(0.75, 1.33)")
+        steps.append(v2.RandomResizedCrop(size, scale=scale, ratio=ratio, antialias=True))
     elif size is not None:
         steps.append(v2.Resize(size, antialias=True))
     if flip:

@@ -35,8 +35,17 @@ def check_positive_int(value, name: str, model_name: str) -> int:
     return value
 
 
-def check_image_batch(x, in_channels: int, model_name: str) -> None:
-    """Raise a clear error unless ``x`` is a floating-point tensor of shape ``N x in_channels x H x W``."""
+CONVERSIONS = {torch.float32: "images.float()", torch.float64: "images.double()", torch.float16: "images.half()",
+               torch.bfloat16: "images.bfloat16()"}
+"""How to convert images to the dtype of a model's weights, as said in the error message."""
+
+
+def check_image_batch(x, in_channels: int, model_name: str, dtype: torch.dtype | None = None) -> None:
+    """Raise a clear error unless ``x`` is a floating-point tensor of shape ``N x in_channels x H x W``.
+
+    With ``dtype`` (the model's weights' dtype), ``x`` must have that dtype too, unless autocast
+    is on for ``x``'s device (autocast converts inputs and weights itself).
+    """
     expected = f"{model_name} expects input of shape N x {in_channels} x H x W"
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{expected} (a torch.Tensor), got {type(x).__name__}")
@@ -53,8 +62,33 @@ def check_image_batch(x, in_channels: int, model_name: str) -> None:
         raise ValueError(f"{expected}, got {x.shape[1]} channel(s) in shape {tuple(x.shape)}{hint}")
     if not x.is_floating_point():
         raise TypeError(f"{model_name} expects a floating-point tensor, got {x.dtype}; convert with x.float()")
+    if dtype is not None and x.dtype != dtype and not torch.is_autocast_enabled(x.device.type):
+        convert = CONVERSIONS.get(dtype, f"images.to({dtype})")
+        raise TypeError(f"{model_name} got {x.dtype} images, but this model's weights are {str(dtype)[6:]}: "
+                        f"convert the images with {convert} (or the model with model.to({x.dtype}))")
     if x.shape[0] == 0 or x.shape[2] == 0 or x.shape[3] == 0:
         raise ValueError(f"{model_name} got an empty tensor of shape {tuple(x.shape)}")
+
+
+def check_batch_statistics(model: nn.Module, image_shape: torch.Size) -> None:
+    """Raise a clear error if ``model`` in training mode would give its BatchNorm layers one value per channel.
+
+    ``image_shape``: ``N x C x H x W`` of the input. The smallest feature map holds
+    ``N x H/s x W/s`` values per channel (``s`` the output stride, after padding); BatchNorm in
+    training mode normalises with the batch's mean and variance, which one value cannot give.
+    """
+    if not model.training:
+        return
+    batch, _, height, width = image_shape
+    stride = getattr(model, "output_stride", 1)
+    if batch * (padded_size(height, stride) // stride) * (padded_size(width, stride) // stride) > 1:
+        return
+    if any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training for m in model.modules()):
+        raise ValueError(
+            f"{type(model).__name__} in training mode got one {height} x {width} image: its BatchNorm layers need "
+            f"more than one value per channel to compute batch statistics. Train on larger images or on a batch "
+            f"of more than one, or call model.eval() to predict (BatchNorm then uses its running statistics)."
+        )
 
 
 def padded_size(size: int, multiple: int) -> int:
@@ -91,7 +125,9 @@ class SegmentationModel(nn.Module):
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor):
-        check_image_batch(x, self.in_channels, type(self).__name__)
+        weight = next(self.parameters(), None)
+        check_image_batch(x, self.in_channels, type(self).__name__, None if weight is None else weight.dtype)
+        check_batch_statistics(self, x.shape)
         height, width = x.shape[-2:]
         pad_bottom = padded_size(height, self.output_stride) - height
         pad_right = padded_size(width, self.output_stride) - width

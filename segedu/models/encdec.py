@@ -37,10 +37,13 @@ class EncoderDecoder(SegmentationModel):
                  up_kernel_size: int = 4, bilinear_init: bool = False, down: str = "strided",
                  output_stride: int | None = None):
         super().__init__(num_classes, in_channels)
+        if not isinstance(widths, (tuple, list)) or not widths:
+            raise ValueError(f"EncoderDecoder: widths must be a non-empty tuple of channel counts, one per stride "
+                             f"from full resolution down, e.g. (16, 32, 48, 64, 96); got {widths!r}")
+        widths = [check_positive_int(w, "every width", "EncoderDecoder") for w in widths]
         depth = _resolve_depth(depth, output_stride, len(widths) - 1)
         if down not in DOWN_MODES:
             raise ValueError(f"EncoderDecoder: down must be one of {DOWN_MODES}, got {down!r}")
-        widths = [check_positive_int(w, "widths[i]", "EncoderDecoder") for w in widths]
         widths = (widths + [widths[-1]] * depth)[: depth + 1]  # repeat the last width if depth asks for more
         self.depth, self.widths, self.up, self.down = depth, tuple(widths), up, down
         self.output_stride = 2**depth

@@ -4,7 +4,8 @@
 set to compensate for the limited availability of segmentation ground truth."
 
 * ImageNet weights come from torchvision (``ResNet18_Weights.IMAGENET1K_V1``) and need a
-  network the first time (then they sit in torch's hub cache). Pretrained ResNets expect
+  network the first time (then they sit in torch's hub cache); a server that does not answer
+  for :data:`DOWNLOAD_TIMEOUT_SECONDS` counts as no network. Pretrained ResNets expect
   images normalised with :data:`IMAGENET_MEAN` and :data:`IMAGENET_STD`.
 * The course's weights are a segedu checkpoint (:func:`segedu.files.save`) of a
   :class:`~segedu.models.backbones.SmallBackbone`, pretrained on synthetic classification of
@@ -17,6 +18,7 @@ containers only, never arbitrary pickled code.
 
 from __future__ import annotations
 
+import socket
 import warnings
 from pathlib import Path
 
@@ -29,6 +31,8 @@ COURSE_WEIGHTS_FORMAT = "segedu-backbone-v2"
 PRETRAIN_SCRIPT = "-m segedu.course.pretrain"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+DOWNLOAD_TIMEOUT_SECONDS = 30.0
+"""Longest wait for the weights' server (to connect, or for the next bytes) before giving up."""
 
 
 class PretrainedWeightsWarning(UserWarning):
@@ -107,20 +111,25 @@ def load_course_weights_(backbone: nn.Module, path: str | Path | None = None, mi
 def load_imagenet_weights_(backbone: nn.Module, fallback: str = "course") -> bool:
     """Load torchvision's ImageNet ResNet-18 weights into ``backbone`` (a ResNet18Backbone), in place.
 
-    Returns True when loaded. When the download fails, raises a ``RuntimeError`` if
-    ``fallback == "error"``, else warns (:class:`PretrainedWeightsWarning`) and returns False;
-    the caller then applies ``fallback``.
+    Returns True when loaded. When the download fails (or the server sends nothing for
+    :data:`DOWNLOAD_TIMEOUT_SECONDS`), raises a ``RuntimeError`` if ``fallback == "error"``, else
+    warns (:class:`PretrainedWeightsWarning`) and returns False; the caller then applies ``fallback``.
     """
     from torchvision.models import ResNet18_Weights
 
     if backbone.in_channels != 3:
         raise ValueError(f"ImageNet weights need in_channels=3, got {backbone.in_channels}; use pretrained=None.")
     weights = ResNet18_Weights.IMAGENET1K_V1
+    previous_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_SECONDS)  # urllib waits for ever by default
     try:
         state_dict = weights.get_state_dict(progress=False, check_hash=True, weights_only=True)
     except Exception as error:  # offline, firewall, proxy, corrupt download: all end here
         cache = Path(torch.hub.get_dir()) / "checkpoints"
         reason = f"Could not get torchvision's ImageNet weights for ResNet-18 ({type(error).__name__}: {error})."
+        if isinstance(error, TimeoutError) or isinstance(getattr(error, "reason", None), TimeoutError):
+            reason += (f" The server did not answer within {DOWNLOAD_TIMEOUT_SECONDS:g} s: a firewall or proxy may "
+                       f"be holding the connection open.")
         offline_hint = (f"To use them offline, download {weights.url} on a connected machine and copy it into "
                         f"{cache}.")
         if fallback == "error":
@@ -130,6 +139,8 @@ def load_imagenet_weights_(backbone: nn.Module, fallback: str = "course") -> boo
                 "random": "Falling back to a randomly initialised ResNet-18."}[fallback]
         warnings.warn(f"{reason} {then} {offline_hint}", PretrainedWeightsWarning, stacklevel=3)
         return False
+    finally:
+        socket.setdefaulttimeout(previous_timeout)
     state_dict = {key: value for key, value in state_dict.items() if not key.startswith("fc.")}
     backbone.net.load_state_dict(state_dict)
     backbone.weights_source = "imagenet"

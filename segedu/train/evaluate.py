@@ -84,8 +84,13 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 64) -> tor
     was_training = model.training
     model.eval()
     try:
-        outputs = [main_output(model(batch[i:i + batch_size].to(device))).argmax(1).cpu()
-                   for i in range(0, batch.shape[0], batch_size)]
+        outputs = []
+        for start in range(0, batch.shape[0], batch_size):
+            logits = main_output(model(batch[start:start + batch_size].to(device)))
+            if not bool(torch.isfinite(logits).all()):
+                raise ValueError("The model's logits hold NaN or infinite values, so no class can be read from "
+                                 "them: its weights or the images are not finite (training diverged?).")
+            outputs.append(logits.argmax(1).cpu())
     finally:
         model.train(was_training)
     result = torch.cat(outputs) if outputs else torch.zeros(0, *batch.shape[-2:], dtype=torch.int64)
