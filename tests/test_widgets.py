@@ -469,6 +469,8 @@ def test_pyramid_explorer_draws_the_cells_of_the_chosen_level(scenes, pyramid_mo
     assert "neighbouring cells overlap" in explorer.text.value and png_shown(explorer) != before
     explorer.scene.value = 2
     assert explorer.state["scene"] == 2 and explorer.state["averages"][1] != [whole]
+    named = pyramid_explorer(scenes, pyramid_models, class_names=["sea", "boat", "car"], palette=[(0, 0, 255)] * 3)
+    assert '<span style="color: rgb(0, 0, 255)">&#9632;</span> boat' in named.text.value
 
 
 def test_pyramid_explorer_without_a_module_uses_the_output_stride(scenes, pyramid_models):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import html
 import io
 import math
 import numbers
@@ -37,7 +38,7 @@ from segedu.receptive.capture import as_feature_map
 from segedu.viz import IGNORE_COLOUR, default_palette, to_uint8_image
 
 __all__ = ["Explorer", "Mosaic", "check_int", "check_image", "check_mask", "check_class_names", "check_palette",
-           "predict", "picture", "painted", "default_colours", "heat_on_grey", "png", "show", "clear",
+           "predict", "picture", "painted", "legend", "default_colours", "heat_on_grey", "png", "show", "clear",
            "slider"]
 
 
@@ -168,6 +169,12 @@ def painted(labels: torch.Tensor, colours: np.ndarray) -> np.ndarray:
     table = np.concatenate([colours, np.zeros((256 - len(colours), 3), dtype=np.uint8)])
     table[IGNORE_INDEX] = IGNORE_COLOUR
     return table[labels]
+
+
+def legend(class_names, colours: np.ndarray) -> str:
+    """HTML: a coloured square and the name of every class, for the text under an explorer's controls."""
+    return " ".join(f'<span style="color: rgb{tuple(int(v) for v in colour)}">&#9632;</span> {html.escape(name)}'
+                    for name, colour in zip(class_names, colours, strict=False))
 
 
 def default_colours(count: int) -> np.ndarray:

@@ -200,9 +200,10 @@ class FieldComparison(Explorer):
         mosaic = Mosaic(2, 1 + len(self.models), height, width)
         row, col = self.state["pixel"]
         mosaic.put(0, 0, picture(self.image), f"image\npixel ({row}, {col})")
+        marked = [(0, 0)]
         if self.mask is not None:
             mosaic.put(1, 0, painted(self.mask, self.colours), "ground truth")
-        marked = [(0, 0), (1, 0)]
+            marked.append((1, 0))
         for index, (name, s) in enumerate(self.state["models"].items(), start=1):
             radius = "no gradient" if math.isnan(s["radius90"]) else f"90% in {s['radius90']:.1f} px"
             size = "no field, " if s["box"] is None else f"{s['size'][0]} x {s['size'][1]} px, "

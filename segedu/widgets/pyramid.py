@@ -32,6 +32,7 @@ from .common import (
     check_mask,
     check_palette,
     default_colours,
+    legend,
     painted,
     picture,
     predict,
@@ -211,7 +212,9 @@ class PyramidExplorer(Explorer):
             line += f" ({rows} positions do not split into {b} equal parts: neighbouring cells overlap)"
         scores = [f"{html.escape(name)}: {value:.1%} of pixels right" for name, value in s["accuracy"].items()
                   if value is not None]
-        return line + (f"<br>{'; '.join(scores)}" if scores else "")
+        if scores:
+            line += f"<br>{'; '.join(scores)}"
+        return line + (f"<br>{legend(self.class_names, self.colours)}" if self.class_names is not None else "")
 
     def _picture(self, scene: dict) -> bytes:
         image, mask, chosen = scene["image"], scene["mask"], self.state["bin"]
