@@ -27,7 +27,7 @@ from segedu.metrics import IGNORE_INDEX, ConfusionMatrix
 
 IGNORE_COLOUR = (160, 160, 160)
 RIGHT_COLOUR = (255, 255, 255)
-WRONG_COLOUR = (214, 39, 40)
+WRONG_COLOUR = (200, 0, 0)  # no class colour is red (segedu.data.tracks.CLASS_COLOURS)
 _DEFAULT_COLOURS = [(64, 64, 64), (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
                     (140, 86, 75), (227, 119, 194), (188, 189, 34), (23, 190, 207), (174, 199, 232), (255, 187, 120)]
 

@@ -37,18 +37,24 @@ MAX_OBJECTS = 16
 
 CLASS_COLOURS = {
     "background": (48, 48, 48),
-    "disk": (230, 25, 75),
-    "triangle": (60, 180, 75),
-    "square": (255, 225, 25),
-    "cross": (0, 130, 200),
-    "box": (170, 110, 40),
-    "gear": (145, 30, 180),
-    "wire": (245, 130, 48),
-    "boat": (70, 240, 240),
-    "car": (240, 50, 230),
-    "pet": (255, 160, 0),
+    "disk": (100, 140, 255),
+    "triangle": (250, 145, 50),
+    "square": (40, 250, 250),
+    "cross": (140, 250, 70),
+    "box": (175, 150, 0),
+    "gear": (50, 115, 100),
+    "wire": (100, 245, 175),
+    "boat": (125, 50, 210),
+    "car": (255, 195, 255),
+    "pet": (255, 155, 0),
 }
-"""Palette colour of each class name, the same in every track (background is dark grey)."""
+"""Palette colour of each class name, the same in every track (background is dark grey).
+
+Chosen so that the classes drawn together (each track's, the pretraining shapes', the pets') and the
+error and ignore colours of :mod:`segedu.viz` are far apart (CIEDE2000 colour difference at least 25),
+also for the two common kinds of red-green colour blindness; ``tests/test_palette.py`` checks it.
+The error colour is red, so no class is red.
+"""
 
 _SPARE_COLOURS = ((128, 128, 0), (0, 128, 128), (250, 190, 212), (128, 0, 0), (170, 255, 195), (0, 0, 128))
 
