@@ -1,9 +1,9 @@
 """Checkers for the exercises of notebook 01 (per-pixel logits).
 
-* :func:`check_pixel_cross_entropy` -- the learner's cross-entropy over pixels, written by hand.
+* :func:`check_weighted_cross_entropy` -- a class-weighted cross-entropy over pixels, written by hand.
 * :func:`check_miou_from_confusion` -- mIoU read from a confusion matrix.
-* :func:`check_background_accuracy` -- the pixel accuracy (and mIoU) of a model that answers
-  "background" everywhere, predicted from the masks alone.
+* :func:`check_conv_from_linear` -- a classifier's fully connected layer rewritten as a convolution
+  (FCN's "convolutionalisation"): the same numbers at every window of a larger image.
 
 Each checker returns a :class:`~segedu.course.checks.CheckResult`; an unfilled answer (``...`` or
 ``None``) gives "not done yet", never an exception.
@@ -15,14 +15,18 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from segedu.course.checks import CheckResult, expect_tensor, failed, passed
 from segedu.metrics import IGNORE_INDEX, ConfusionMatrix
 
-__all__ = ["check_pixel_cross_entropy", "check_miou_from_confusion", "check_background_accuracy",
-           "background_only_scores", "example_confusion"]
+__all__ = ["check_weighted_cross_entropy", "check_miou_from_confusion", "check_conv_from_linear",
+           "example_confusion", "linear_at_every_window", "EXAMPLE_WEIGHTS", "CONV_CASES"]
 
 NOT_DONE = "not done yet: replace the ... with your code"
+
+EXAMPLE_WEIGHTS = (0.2, 1.0, 3.0, 0.5)
+"""Class weights of the weighted cross-entropy exercise (4 classes: background light, class 2 heavy)."""
 
 
 def _not_done(value) -> bool:
@@ -38,64 +42,84 @@ def _example_batch(seed: int = 0, num_classes: int = 4, size: int = 6) -> tuple[
     return logits, target
 
 
-def check_pixel_cross_entropy(function) -> CheckResult:
-    """Check ``function(logits N x C x H x W, target int64 N x H x W) -> scalar tensor``.
+def _weighted_mistakes(logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> dict[str, tuple]:
+    """What typical wrong versions of the weighted loss give: ``{mistake: (value, hint)}``."""
+    valid = target != IGNORE_INDEX
+    safe = target.clamp(max=logits.shape[1] - 1)
+    picked = -F.log_softmax(logits, dim=1).gather(1, safe[:, None])[:, 0]  # N x H x W, ignored pixels too
+    pixel_weights = weights[safe]
+    weighted = (pixel_weights * picked)[valid].sum()
+    by_prediction = weights[logits.argmax(1)]
+    expected = F.cross_entropy(logits, target, weight=weights, ignore_index=IGNORE_INDEX)
+    return {
+        "divided by the number of labelled pixels, not by the sum of their weights": (
+            weighted / valid.sum(),
+            "a weighted mean divides by the sum of the weights: sum(w * loss) / sum(w), over the labelled pixels"),
+        "divided by the number of all pixels, ignored ones included": (
+            weighted / target.numel(),
+            "divide by the sum of the weights of the labelled pixels (target != 255)"),
+        "counted the weights of the ignored pixels in the denominator": (
+            weighted / pixel_weights.sum(),
+            "keep only the pixels whose target is not 255 in the sum of weights too"),
+        "divided by the sum of the class weights, once per class, not per pixel": (
+            weighted / weights.sum(),
+            "each labelled pixel adds its own weight w[target] to the denominator"),
+        "left the weights out (this is the plain mean)": (
+            picked[valid].mean(), "multiply each pixel's loss by weights[target] of that pixel"),
+        "weighted each pixel by its predicted class, not by its true class": (
+            (by_prediction * picked)[valid].sum() / by_prediction[valid].sum(),
+            "the weight of a pixel is the weight of its target class: weights[target]"),
+        "summed the weighted losses without dividing": (
+            weighted, "divide by the sum of the weights of the labelled pixels"),
+        "scored the ignored pixels too": (
+            (pixel_weights * picked).sum() / pixel_weights.sum(),
+            "keep only the pixels where target != 255, in the numerator and in the denominator"),
+        "forgot the minus sign": (-expected, "cross-entropy is minus the log-probability of the right class"),
+    }
 
-    It must equal ``F.cross_entropy(logits, target, ignore_index=255)``: the mean over the
-    labelled pixels of ``-log_softmax(logits, dim=1)`` at the target class.
+
+def check_weighted_cross_entropy(function) -> CheckResult:
+    """Check ``function(logits N x C x H x W, target int64 N x H x W, weights float C) -> scalar tensor``.
+
+    The class-weighted cross-entropy over labelled pixels ``P`` (target not 255):
+    ``sum_p w[y_p] * -log_softmax(z_p)[y_p] / sum_p w[y_p]``, which is what
+    ``F.cross_entropy(logits, target, weight=weights, ignore_index=255)`` (and ``fit(class_weights=...)``)
+    computes. Tried with :data:`EXAMPLE_WEIGHTS`, then with other weights.
     """
     if _not_done(function):
-        return failed(NOT_DONE, "write a function pixel_cross_entropy(logits, target) and pass it here")
+        return failed(NOT_DONE, "write a function weighted_cross_entropy(logits, target, weights) and pass it here")
     if not callable(function):
         return failed(f"expected a function, got {type(function).__name__}",
-                      "pass the function itself (no parentheses): check_pixel_cross_entropy(my_function)")
+                      "pass the function itself (no parentheses): check_weighted_cross_entropy(my_function)")
     logits, target = _example_batch()
-    try:
-        value = function(logits.clone(), target.clone())
-    except Exception as error:  # noqa: BLE001  (any mistake of the learner's code is reported, not raised)
-        return failed(f"your function raised {type(error).__name__}: {error}",
-                      "the ignored pixels hold 255, which is not a class: pick the target class only where "
-                      "target != 255 (e.g. clamp the target for gather, then mask the ignored pixels out)")
-    if _not_done(value):
-        return failed(NOT_DONE, "your function returned nothing yet")
-    problem = expect_tensor(value, "the loss", shape=())
-    if problem is not None:
-        return problem
-    value = float(value)
-    expected = float(F.cross_entropy(logits, target, ignore_index=IGNORE_INDEX))
-    if math.isclose(value, expected, rel_tol=1e-4, abs_tol=1e-5):
-        return passed(f"your pixel cross-entropy is {value:.4f}, the same as F.cross_entropy(ignore_index=255)")
-    valid = target != IGNORE_INDEX
-    per_pixel = F.cross_entropy(logits, target, ignore_index=IGNORE_INDEX, reduction="none")
-    log_probs = F.log_softmax(logits, dim=1)
-    safe = target.clamp(max=logits.shape[1] - 1)
-    picked_everywhere = -log_probs.gather(1, safe[:, None])[:, 0]
-    wrong = {
-        "summed over the pixels instead of averaged": float(per_pixel.sum()),
-        "averaged over every pixel, ignored ones included (counted as 0)": float(per_pixel.sum() / target.numel()),
-        "scored the ignored pixels too": float(picked_everywhere.mean()),
-        "picked the raw logit without log-softmax": float(-logits.gather(1, safe[:, None])[:, 0][valid].mean()),
-        "took the softmax probability, not its log": float(-F.softmax(logits, 1).gather(1, safe[:, None])[:, 0][valid].mean()),
-        "normalised over the wrong dimension": float(
-            -F.log_softmax(logits, dim=-1).gather(1, safe[:, None])[:, 0][valid].mean()),
-        "forgot the minus sign": -expected,
-    }
-    hints = {
-        "summed over the pixels instead of averaged": "divide by the number of labelled pixels (.mean() over them)",
-        "averaged over every pixel, ignored ones included (counted as 0)":
-            "divide by the number of pixels whose target is not 255, not by all pixels",
-        "scored the ignored pixels too": "keep only the pixels where target != 255 before averaging",
-        "picked the raw logit without log-softmax": "apply F.log_softmax(logits, dim=1) first",
-        "took the softmax probability, not its log": "use log_softmax, not softmax",
-        "normalised over the wrong dimension": "the classes are dimension 1 (N x C x H x W): log_softmax(dim=1)",
-        "forgot the minus sign": "cross-entropy is minus the log-probability of the right class",
-    }
-    for mistake, candidate in wrong.items():
-        if math.isclose(value, candidate, rel_tol=1e-4, abs_tol=1e-5):
-            return failed(f"your loss is {value:.4f}, expected {expected:.4f}: it looks like you {mistake}",
-                          hints[mistake])
-    return failed(f"your loss is {value:.4f}, expected {expected:.4f}",
-                  "log_softmax over dim 1, pick the target class with gather, keep target != 255, take the mean")
+    for attempt, weights in enumerate((torch.tensor(EXAMPLE_WEIGHTS), torch.tensor([1.5, 0.25, 2.0, 4.0]))):
+        try:
+            value = function(logits.clone(), target.clone(), weights.clone())
+        except Exception as error:  # noqa: BLE001  (any mistake of the learner's code is reported, not raised)
+            return failed(f"your function raised {type(error).__name__}: {error}",
+                          "255 is no class, so weights[target] fails on ignored pixels: index with the target "
+                          "clamped to a valid class (or only at the labelled pixels), then mask the ignored ones out")
+        if _not_done(value):
+            return failed(NOT_DONE, "your function returned nothing yet")
+        problem = expect_tensor(value, "the loss", shape=())
+        if problem is not None:
+            return problem
+        value = float(value)
+        expected = float(F.cross_entropy(logits, target, weight=weights, ignore_index=IGNORE_INDEX))
+        if math.isclose(value, expected, rel_tol=1e-4, abs_tol=1e-5):
+            continue
+        if attempt == 1:
+            return failed(f"right with the weights {EXAMPLE_WEIGHTS}, but {value:.4f} instead of {expected:.4f} "
+                          f"with {tuple(weights.tolist())}",
+                          "use the weights argument, not numbers written into the function")
+        for mistake, (candidate, hint) in _weighted_mistakes(logits, target, weights).items():
+            if math.isclose(value, float(candidate), rel_tol=1e-4, abs_tol=1e-5):
+                return failed(f"your loss is {value:.4f}, expected {expected:.4f}: it looks like you {mistake}", hint)
+        return failed(f"your loss is {value:.4f}, expected {expected:.4f}",
+                      "log_softmax over dim 1, pick the target class with gather, weigh each labelled pixel by "
+                      "weights[target], divide by the sum of those weights")
+    return passed(f"your weighted cross-entropy is {expected:.4f} with the weights {tuple(weights.tolist())}, the "
+                  f"same as F.cross_entropy(weight=weights, ignore_index=255), and right with {EXAMPLE_WEIGHTS} too")
 
 
 def example_confusion() -> torch.Tensor:
@@ -158,44 +182,99 @@ def check_miou_from_confusion(function) -> CheckResult:
     return passed("your mIoU matches ConfusionMatrix.miou() on every test matrix")
 
 
-def background_only_scores(masks: torch.Tensor, num_classes: int) -> tuple[float, float]:
-    """``(pixel accuracy, mIoU)`` of a model that predicts class 0 (background) at every pixel.
+CONV_CASES = ((4, 1, 4), (3, 3, 5), (2, 2, 3))
+"""``(channels, kernel, classes)`` of the layers :func:`check_conv_from_linear` converts: a 1 x 1 one with as
+many inputs as outputs (a transposed weight fits it without an error), a 3 x 3 one and an even 2 x 2 one."""
 
-    ``masks``: int ``N x H x W`` (255 = ignored).
+
+def _example_linear(channels: int, kernel: int, classes: int, seed: int) -> nn.Linear:
+    """An ``nn.Linear(channels * kernel * kernel, classes)`` with seeded random weights and a non-zero bias."""
+    generator = torch.Generator().manual_seed(seed)
+    linear = nn.Linear(channels * kernel * kernel, classes)
+    with torch.no_grad():
+        linear.weight.copy_(torch.randn(linear.weight.shape, generator=generator))
+        linear.bias.copy_(1 + torch.rand(classes, generator=generator))
+    return linear
+
+
+def linear_at_every_window(linear: nn.Linear, x: torch.Tensor, kernel: int) -> torch.Tensor:
+    """``linear`` applied to every ``kernel x kernel`` window of ``x`` (``N x D x H x W``), each window
+    flattened as ``window.flatten(1)`` does (channel, then row, then column) -> ``N x C x (H-k+1) x (W-k+1)``."""
+    n, _, height, width = x.shape
+    windows = F.unfold(x, kernel)  # N x (D * k * k) x L, in the same order as flatten(1) of a window
+    out = linear(windows.transpose(1, 2)).transpose(1, 2)  # N x C x L
+    return out.reshape(n, -1, height - kernel + 1, width - kernel + 1)
+
+
+def check_conv_from_linear(function) -> CheckResult:
+    """Check ``function(linear, channels, kernel) -> nn.Conv2d``.
+
+    ``linear`` is an ``nn.Linear(channels * kernel * kernel, classes)`` that reads one window
+    ``channels x kernel x kernel`` flattened with ``.flatten(1)``. The answer must be a convolution
+    (stride 1, no padding) whose output at each position equals ``linear`` applied to the window
+    there (:func:`linear_at_every_window`), for every case of :data:`CONV_CASES`.
     """
-    confusion = ConfusionMatrix(num_classes)
-    confusion.update(torch.zeros_like(masks), masks)
-    return confusion.pixel_accuracy(), confusion.miou()
-
-
-def check_background_accuracy(accuracy, masks: torch.Tensor, num_classes: int, miou=None) -> CheckResult:
-    """Check a prediction of the pixel accuracy (and optionally the mIoU) of an all-background model.
-
-    ``masks``: the int ``N x H x W`` masks it is scored on; ``accuracy``, ``miou``: the learner's numbers.
-    """
-    if _not_done(accuracy):
-        return failed(NOT_DONE, "compute the share of labelled pixels that are background")
-    expected_accuracy, expected_miou = background_only_scores(masks, num_classes)
-    try:
-        accuracy = float(accuracy)
-    except (TypeError, ValueError):
-        return failed(f"the accuracy should be a number, got {type(accuracy).__name__}", "use .item()")
-    if not math.isclose(accuracy, expected_accuracy, abs_tol=1e-4):
-        everything = float((masks == 0).double().mean())
-        if math.isclose(accuracy, everything, abs_tol=1e-4):
-            return failed(f"accuracy {accuracy:.4f}, expected {expected_accuracy:.4f}: ignored pixels were counted",
-                          "divide by the number of pixels whose mask is not 255")
-        return failed(f"accuracy {accuracy:.4f}, expected {expected_accuracy:.4f}",
-                      "an all-background model is right exactly on the background pixels: "
-                      "(masks == 0).sum() / (masks != 255).sum()")
-    if _not_done(miou):
-        return passed(f"pixel accuracy {accuracy:.3f}, right (now predict its mIoU too)")
-    try:
-        miou = float(miou)
-    except (TypeError, ValueError):
-        return failed(f"the mIoU should be a number, got {type(miou).__name__}", "use .item()")
-    if not math.isclose(miou, expected_miou, abs_tol=1e-4):
-        return failed(f"pixel accuracy right, but mIoU {miou:.4f}, expected {expected_miou:.4f}",
-                      "background IoU = its pixel share (every pixel is predicted background); every object "
-                      "class present in the masks has IoU 0; average over the classes present")
-    return passed(f"pixel accuracy {accuracy:.3f} and mIoU {miou:.3f}: a high accuracy, a poor mIoU")
+    if _not_done(function):
+        return failed(NOT_DONE, "write a function conv_from_linear(linear, channels, kernel) and pass it here")
+    if not callable(function):
+        return failed(f"expected a function, got {type(function).__name__}",
+                      "pass the function itself (no parentheses): check_conv_from_linear(my_function)")
+    for seed, (channels, kernel, classes) in enumerate(CONV_CASES):
+        linear = _example_linear(channels, kernel, classes, seed)
+        case = f"nn.Linear({channels * kernel * kernel}, {classes}) read as {channels} x {kernel} x {kernel} windows"
+        try:
+            conv = function(_example_linear(channels, kernel, classes, seed), channels, kernel)
+        except Exception as error:  # noqa: BLE001
+            return failed(f"for {case} your function raised {type(error).__name__}: {error}",
+                          "nn.Linear stores its weight as out_features x in_features: reshape it with "
+                          ".view(out_features, channels, kernel, kernel), no transpose, and copy the bias")
+        if _not_done(conv):
+            return failed(NOT_DONE, "your function returned nothing yet")
+        if isinstance(conv, nn.Linear):
+            return failed("you returned an nn.Linear", "build an nn.Conv2d(channels, linear.out_features, kernel) "
+                          "and copy the Linear's weight and bias into it")
+        if not isinstance(conv, nn.Conv2d):
+            return failed(f"expected an nn.Conv2d, got {type(conv).__name__}",
+                          "return the layer itself, not its output: nn.Conv2d(channels, linear.out_features, kernel)")
+        x = torch.randn(2, channels, 6, 7, generator=torch.Generator().manual_seed(100 + seed))
+        with torch.no_grad():
+            expected = linear_at_every_window(linear, x, kernel)
+            try:
+                y = conv(x)
+            except Exception as error:  # noqa: BLE001
+                return failed(f"your convolution cannot read a {channels}-channel map: {type(error).__name__}: "
+                              f"{error}", "its in_channels must be the window's channels")
+        if y.shape != expected.shape:
+            if y.shape[-2:] == x.shape[-2:] and kernel > 1:
+                return failed(f"for {case} your output is {tuple(y.shape)}, expected {tuple(expected.shape)}: "
+                              f"the convolution pads the image",
+                              "the Linear only ever saw windows inside the image: padding=0 (the default)")
+            return failed(f"for {case} your output is {tuple(y.shape)}, expected {tuple(expected.shape)}",
+                          "out_channels = linear.out_features, kernel_size = kernel, stride 1, no padding")
+        if torch.allclose(y, expected, atol=1e-4):
+            continue
+        weight, bias = linear.weight.detach(), linear.bias.detach()
+        window = weight.view(classes, channels, kernel, kernel)
+        with torch.no_grad():
+            mistakes = {
+                "the bias is missing": (F.conv2d(x, window), "copy linear.bias into conv.bias as well"),
+                "the weight is transposed": (
+                    F.conv2d(x, weight.t().reshape(classes, channels, kernel, kernel), bias)
+                    if weight.shape[0] == weight.shape[1] else None,
+                    "nn.Linear's weight is already out_features x in_features, as Conv2d wants it: do not .t() it"),
+                "the window was read channel-last (row, column, channel) instead of channel first": (
+                    F.conv2d(x, weight.view(classes, kernel, kernel, channels).permute(0, 3, 1, 2), bias),
+                    ".flatten(1) of a channels x k x k window puts the channel first: .view(classes, channels, k, k)"),
+                "rows and columns are swapped": (
+                    F.conv2d(x, window.transpose(2, 3), bias),
+                    "view the weight as (classes, channels, rows, columns), with no transpose of the last two"),
+            }
+        for mistake, (candidate, hint) in mistakes.items():
+            if candidate is not None and torch.allclose(y, candidate, atol=1e-4):
+                return failed(f"for {case} the output differs from the Linear's: {mistake}", hint)
+        return failed(f"for {case} the output differs from the Linear's (largest difference "
+                      f"{float((y - expected).abs().max()):.3g})",
+                      "conv.weight = linear.weight.view(out_features, channels, kernel, kernel); conv.bias = "
+                      "linear.bias (copy them under torch.no_grad())")
+    return passed("your convolution gives the Linear's output at every window, for 1 x 1, 2 x 2 and 3 x 3 "
+                  "windows: a classifier of one window is a convolution over the whole image")

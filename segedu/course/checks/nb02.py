@@ -1,8 +1,10 @@
 """Checkers for the exercises of notebook 02 (receptive fields).
 
 * :func:`check_chain_rf` -- the receptive field of a given chain of layers, computed by hand.
-* :func:`check_design` -- a chain of small layers whose field reaches a target size with few layers.
-* :func:`check_plain_depth` -- how many 3x3 stride-1 layers a plain CNN needs to see ``n`` pixels.
+* :func:`check_depth_to_see_outline` -- how many stride-1 layers a plain CNN needs before the output at
+  an object pixel ``distance`` px from the nearest outline can see that outline.
+* :func:`check_design` -- the cheapest chain of 3x3 convolutions whose field covers the image while its
+  output stays fine enough to upsample (:func:`design_cost`, :func:`cheapest_design`).
 
 Layers are ``(kernel, stride)`` or ``(kernel, stride, dilation)`` tuples, input side first, as
 in :func:`segedu.receptive.chain_steps`. Each checker returns a
@@ -11,12 +13,15 @@ in :func:`segedu.receptive.chain_steps`. Each checker returns a
 
 from __future__ import annotations
 
+import heapq
+import math
 import numbers
 
 from segedu.course.checks import CheckResult, failed, passed
 from segedu.receptive import chain_steps
 
-__all__ = ["EXERCISE_CHAIN", "check_chain_rf", "check_design", "check_plain_depth", "fewest_layers"]
+__all__ = ["EXERCISE_CHAIN", "check_chain_rf", "check_depth_to_see_outline", "check_design", "cheapest_design",
+           "design_cost"]
 
 NOT_DONE = "not done yet: replace the ... with your answer"
 
@@ -46,7 +51,7 @@ def check_chain_rf(answer, layers=EXERCISE_CHAIN) -> CheckResult:
     if _not_done(answer):
         return failed(NOT_DONE, "apply r += (k - 1) * d * jump, then jump *= s, layer by layer")
     answer, problem = _as_int(answer, "the receptive field")
-    if problem:
+    if problem is not None:
         return problem
     steps = chain_steps(list(layers))
     expected = steps[-1].size
@@ -75,66 +80,163 @@ def check_chain_rf(answer, layers=EXERCISE_CHAIN) -> CheckResult:
                   "write a table: layer, r, jump; start at r = 1, jump = 1; r += (k - 1) * d * jump; jump *= s")
 
 
-def fewest_layers(target: int, max_kernel: int = 3, max_stride: int = 2, max_dilation: int = 1) -> int:
-    """The fewest layers (kernel <= ``max_kernel``, stride <= ``max_stride``, dilation <=
-    ``max_dilation``) whose chain reaches a receptive field of ``target`` pixels."""
-    size, jump, layers = 1, 1, 0
-    while size < target:  # greedy: the biggest kernel, dilation and stride at every layer is optimal
-        size += (max_kernel - 1) * max_dilation * jump
-        jump *= max_stride
-        layers += 1
-    return layers
+def check_depth_to_see_outline(answer, distance: int, kernel: int = 3) -> CheckResult:
+    """Check the fewest stride-1 ``kernel`` x ``kernel`` layers after which the output at a pixel
+    ``distance`` px (chessboard distance, as :func:`segedu.course.lessons.distance_to_edge`) from the
+    nearest outline can see that outline.
 
-
-def check_design(layers, target: int = 64, max_layers: int = 6, max_kernel: int = 3,
-                 max_stride: int = 2, max_dilation: int = 1) -> CheckResult:
-    """Check a chain ``layers`` that should reach a field of ``target`` pixels with at most ``max_layers``
-    layers of kernel <= ``max_kernel``, stride <= ``max_stride`` and dilation <= ``max_dilation``."""
-    if _not_done(layers):
-        return failed(NOT_DONE, "give a list of (kernel, stride) tuples")
-    if not isinstance(layers, (list, tuple)):
-        return failed(f"expected a list of (kernel, stride) tuples, got {type(layers).__name__}",
-                      "e.g. [(3, 1), (3, 2)]")
-    if any(_not_done(layer) or (isinstance(layer, (tuple, list)) and any(
-            _not_done(value) for value in layer)) for layer in layers):
-        return failed(NOT_DONE, "give a list of (kernel, stride) tuples")
-    try:
-        layers = list(layers)
-        specs = [_normalise(layer) for layer in layers]
-        steps = chain_steps(layers)
-    except Exception as error:  # noqa: BLE001
-        return failed(f"could not read your layers ({error})",
-                      "give a list of tuples like [(3, 1), (3, 2)] (kernel, stride[, dilation])")
-    for index, (k, s, d) in enumerate(specs):
-        if k > max_kernel or s > max_stride or d > max_dilation:
-            return failed(f"layer {index} {layers[index]} breaks the rules (kernel <= {max_kernel}, "
-                          f"stride <= {max_stride}, dilation <= {max_dilation})",
-                          "a big kernel is an easy way out, but it costs k * k weights per channel pair")
-    size, jump = steps[-1].size, steps[-1].jump
-    if size < target:
-        return failed(f"your {len(layers)} layers see {size} px, fewer than {target}",
-                      "strides multiply the growth of every later layer: put them early")
-    best = fewest_layers(target, max_kernel, max_stride, max_dilation)
-    if len(layers) > max_layers:
-        return failed(f"{size} px is enough, but {len(layers)} layers are more than {max_layers}",
-                      f"{best} layers can do it: with a stride of 2 each layer doubles the growth of the next")
-    note = " (the fewest possible)" if len(layers) == best else f" ({best} would be the fewest)"
-    return passed(f"{len(layers)} layers{note} see {size} px; the price: neighbouring outputs are "
-                  f"{jump} px apart, so the output map is {jump} times coarser and must be upsampled")
-
-
-def check_plain_depth(answer, target: int = 64, kernel: int = 3) -> CheckResult:
-    """Check the number of stride-1 ``kernel`` x ``kernel`` layers a plain CNN needs to see ``target`` px."""
+    ``n`` such layers see a square of ``1 + n * (kernel - 1)`` px centred on the pixel, so they reach
+    ``n * (kernel - 1) / 2`` px on each side: the answer is ``ceil(distance / ((kernel - 1) / 2))``.
+    """
     if _not_done(answer):
-        return failed(NOT_DONE, f"each stride-1 {kernel}x{kernel} layer adds {kernel - 1} pixels")
+        return failed(NOT_DONE, f"how far does a stack of n stride-1 {kernel}x{kernel} layers reach from its centre?")
     answer, problem = _as_int(answer, "the number of layers")
-    if problem:
+    if problem is not None:
         return problem
-    expected = -(-(target - 1) // (kernel - 1))
+    step = (kernel - 1) // 2  # how much farther each layer reaches on each side
+    expected = -(-distance // step)
+    field = 1 + answer * (kernel - 1)
     if answer == expected:
-        return passed(f"{answer} layers: 1 + {answer} * {kernel - 1} = {1 + answer * (kernel - 1)} >= {target} px")
-    if 1 + answer * (kernel - 1) < target:
-        return failed(f"{answer} layers see {1 + answer * (kernel - 1)} px, fewer than {target}",
-                      f"solve 1 + n * {kernel - 1} >= {target} for the smallest whole n")
-    return failed(f"{answer} layers see {1 + answer * (kernel - 1)} px; fewer would do",
-                  f"solve 1 + n * {kernel - 1} >= {target} for the smallest whole n")
+        return passed(f"{answer} layers: a field of {field} px reaches {answer * step} px on each side, "
+                      f"enough for an outline {distance} px away (PlainCNN(num_classes, depth={answer}))")
+    if answer == 2 * distance + 1:
+        return failed(f"{answer} is the size of the field that is needed, in pixels, not a number of layers",
+                      f"each stride-1 {kernel}x{kernel} layer adds {kernel - 1} px to the field")
+    if answer * step < distance:
+        if answer == -(-(distance - 1) // (kernel - 1)):  # solved field >= distance: forgot it is centred
+            return failed(f"{answer} layers see {field} px, at least {distance}, but the field is centred on "
+                          f"the pixel: it reaches only {answer * step} px on each side",
+                          f"the outline can be on any side: the field must reach {distance} px from its centre")
+        return failed(f"{answer} layers reach {answer * step} px from the pixel; the outline is {distance} px away",
+                      "a pixel next to another label is 1 px away, and one layer already sees it")
+    return failed(f"{answer} layers reach {answer * step} px from the pixel; fewer would do "
+                  f"(the outline is {distance} px away)",
+                  f"each stride-1 {kernel}x{kernel} layer reaches {step} px farther on each side")
+
+
+DESIGN_KERNEL = 3
+"""The exercise's layers are 3x3 convolutions with stride 1 or 2 (no dilation)."""
+
+
+def design_cost(layers) -> float:
+    """Multiply-adds of a chain of convolutions, in units of one full-resolution 3x3 layer.
+
+    A layer whose output is ``J`` times coarser than the input (``J``: the product of the strides up to
+    and including it) has ``J * J`` times fewer positions, so it costs ``(kernel / 3) ** 2 / J ** 2``
+    (same channel numbers in every layer). ``[(3, 1)] * 32`` costs 32; ``[(3, 2)] * 3 + [(3, 1)] * 4``
+    costs 25 / 64.
+    """
+    cost, jump = 0.0, 1
+    for layer in layers:
+        kernel, stride, _ = _normalise(layer)
+        jump *= stride
+        cost += (kernel / DESIGN_KERNEL) ** 2 / jump**2
+    return cost
+
+
+def cheapest_design(target: int = 64, max_output_stride: int = 8) -> list[tuple[int, int]]:
+    """The chain of 3x3 convolutions (stride 1 or 2) of least :func:`design_cost` whose field is at
+    least ``target`` px and whose output is at most ``max_output_stride`` times coarser than the input.
+
+    A shortest-path search over (field, jump) states, so the answer is exact, not a rule of thumb.
+    """
+    start = (1, 1)
+    frontier = [(0.0, start, ())]
+    done = set()
+    while frontier:
+        cost, (field, jump), chain = heapq.heappop(frontier)
+        if field >= target:
+            return list(chain)
+        if (field, jump) in done:
+            continue
+        done.add((field, jump))
+        for stride in (1, 2):
+            if jump * stride > max_output_stride:
+                continue
+            grown = min(field + (DESIGN_KERNEL - 1) * jump, target)
+            heapq.heappush(frontier, (cost + 1 / (jump * stride) ** 2, (grown, jump * stride),
+                                      chain + ((DESIGN_KERNEL, stride),)))
+    raise ValueError(f"no chain reaches {target} px")  # unreachable: stride-1 layers always grow the field
+
+
+def _as_layers(layers):
+    """``(list of (kernel, stride, dilation), None)`` or ``(None, failing CheckResult)``."""
+    if _not_done(layers):
+        return None, failed(NOT_DONE, "give a list of (kernel, stride) tuples")
+    if not isinstance(layers, (list, tuple)):
+        return None, failed(f"expected a list of (kernel, stride) tuples, got {type(layers).__name__}",
+                            "e.g. [(3, 2), (3, 1)]")
+    if not layers or any(_not_done(layer) or (isinstance(layer, (tuple, list)) and any(
+            _not_done(value) for value in layer)) for layer in layers):
+        return None, failed(NOT_DONE, "give a list of (kernel, stride) tuples")
+    try:
+        specs = [_normalise(layer) for layer in layers]
+        chain_steps(list(layers))
+    except Exception as error:  # noqa: BLE001
+        return None, failed(f"could not read your layers ({error})",
+                            "give a list of tuples like [(3, 2), (3, 1)] (kernel, stride)")
+    return specs, None
+
+
+def check_design(layers, target: int = 64, max_output_stride: int = 8) -> CheckResult:
+    """Check a chain of 3x3 convolutions (stride 1 or 2) that should see ``target`` px with an output at
+    most ``max_output_stride`` times coarser than the input, at the least :func:`design_cost`.
+
+    Passes only the cheapest such chain (:func:`cheapest_design`); a chain that reaches the field with a
+    coarser output (six stride-2 layers: 64 times coarser) or at a higher cost (stride-1 layers first,
+    too few strides, a layer too many) gets its mistake named.
+    """
+    specs, problem = _as_layers(layers)
+    if problem is not None:
+        return problem
+    for index, (k, s, d) in enumerate(specs):
+        if k != DESIGN_KERNEL or s not in (1, 2) or d != 1:
+            return failed(f"layer {index} {tuple(layers[index])} breaks the rules: every layer is a "
+                          f"{DESIGN_KERNEL}x{DESIGN_KERNEL} convolution with stride 1 or 2, no dilation",
+                          "a bigger kernel or stride is an easy way out, but not this exercise's")
+    steps = chain_steps([(k, s) for k, s, _ in specs])
+    size, jump = steps[-1].size, steps[-1].jump
+    cost = design_cost(specs)
+    best = cheapest_design(target, max_output_stride)
+    best_cost = design_cost(best)
+    allowed = int(math.log2(max_output_stride))
+    strides = [s for _, s, _ in specs]
+    strided_first = strides == sorted(strides, reverse=True)
+    if jump > max_output_stride:
+        return failed(f"your {len(specs)} layers see {size} px, but the output is {jump} times coarser than the "
+                      f"input: a {target} px image becomes a {max(1, target // jump)} x {max(1, target // jump)} "
+                      f"map, one class for every {jump} x {jump} block of pixels",
+                      f"at most {allowed} stride-2 layers (an output {max_output_stride} times coarser); grow the "
+                      f"field further with stride-1 layers after them")
+    if size < target:
+        if not strided_first:
+            return failed(f"your {len(specs)} layers see {size} px, fewer than {target}: the stride-1 layers "
+                          f"before a stride-2 one grow the field by only 2 px each",
+                          "put the stride-2 layers first: every layer after them grows the field 2 x jump px")
+        return failed(f"your {len(specs)} layers see {size} px, fewer than {target}",
+                      f"add stride-1 layers at the end: after your strides each adds {2 * jump} px")
+    if cost > best_cost + 1e-9:
+        output = "at full resolution" if jump == 1 else f"{jump} times coarser"
+        said = (f"your chain sees {size} px with an output {output}, but costs {cost:.3g} full-resolution "
+                f"layers where {best_cost:.3g} is enough ({cost / best_cost:.2g} times as much)")
+        if jump == 1:
+            return failed(f"{said}: every layer runs at full resolution",
+                          "stride 2 early: every later layer then runs on a map 4 times smaller and grows the "
+                          "field twice as fast")
+        if not strided_first:
+            return failed(f"{said}: a stride-1 layer before a stride-2 one runs on a map 4 times bigger",
+                          "move the stride-2 layers to the front")
+        if jump < max_output_stride:
+            return failed(f"{said}: with only {strides.count(2)} stride-2 layers the stride-1 layers run on "
+                          f"a {jump * jump} times smaller map, not a {max_output_stride ** 2} times smaller one",
+                          f"use all {allowed} stride-2 layers the rule allows, then stride-1 layers")
+        if chain_steps([(k, s) for k, s, _ in specs[:-1]])[-1].size >= target:
+            return failed(f"{said}: your field is {size} px, and without the last layer it would still be "
+                          f"at least {target}", "drop the layers you do not need")
+        return failed(said, "stride-2 layers first, then as few stride-1 layers as reach the field")
+    plain_cost = design_cost([(DESIGN_KERNEL, 1)] * -(-(target - 1) // (DESIGN_KERNEL - 1)))
+    return passed(f"{len(specs)} layers see {size} px with an output {jump} times coarser (a {target} px image "
+                  f"becomes a map of {target // jump} x {target // jump} positions) for {cost:.3g} full-resolution "
+                  f"layers: the cheapest chain under the rules. A plain stride-1 stack costs {plain_cost:.0f} "
+                  f"({plain_cost / cost:.0f} times as much); six stride-2 layers cost less still but leave one "
+                  f"position for the whole image")
