@@ -31,6 +31,11 @@ def test_depth_to_see_an_outline():
         result = nb02.check_depth_to_see_outline(answer, distance=10)
         assert not result.passed and words in result.message, result
         assert result.hint
+    five = {10: "3x3 kernels", 21: "size of the field", 3: "centred", 4: "reach 8 px", 6: "fewer would do"}
+    for answer, words in five.items():
+        result = nb02.check_depth_to_see_outline(answer, distance=10, kernel=5)
+        assert not result.passed and words in result.message, result
+    assert nb02.check_depth_to_see_outline(4, distance=7, kernel=5).passed  # 4 layers reach 8 >= 7 px
     assert "not done" in nb02.check_depth_to_see_outline(..., distance=10).message
     assert "whole number" in nb02.check_depth_to_see_outline(9.5, distance=10).message
 

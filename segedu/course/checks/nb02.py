@@ -102,6 +102,10 @@ def check_depth_to_see_outline(answer, distance: int, kernel: int = 3) -> CheckR
     if answer == 2 * distance + 1:
         return failed(f"{answer} is the size of the field that is needed, in pixels, not a number of layers",
                       f"each stride-1 {kernel}x{kernel} layer adds {kernel - 1} px to the field")
+    if answer == distance and step > 1:
+        return failed(f"{answer} layers would do with 3x3 kernels, but each {kernel}x{kernel} layer reaches {step} px "
+                      f"farther on each side, not 1: {answer} layers reach {answer * step} px; fewer would do",
+                      f"solve n * {step} >= {distance} for the smallest whole n")
     if answer * step < distance:
         if answer == -(-(distance - 1) // (kernel - 1)):  # solved field >= distance: forgot it is centred
             return failed(f"{answer} layers see {field} px, at least {distance}, but the field is centred on "
