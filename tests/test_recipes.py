@@ -74,6 +74,7 @@ def test_every_track_has_as_many_pixels_per_epoch_and_the_same_optimiser(monkeyp
     assert plans["context"].image_size == 128  # the band out of the backbone's effective reach (see Recipe)
     settings = {(p.lr, p.weight_decay, p.schedule) for p in plans.values()}
     assert len(settings) == 1, settings
-    # Only the mixed track, the hardest, trains longer: more epochs of smaller batches (see Recipe).
+    # The context tracks train 6 epochs (their cue is learned late) and the mixed track, the hardest, more
+    # epochs of smaller batches (see Recipe).
     assert {track: (p.epochs, p.batch_size) for track, p in plans.items()} == {
-        "shapes": (3, 16), "thin": (3, 16), "context": (3, 16), "harbour": (3, 16), "mixed": (5, 8)}
+        "shapes": (3, 16), "thin": (3, 16), "context": (6, 16), "harbour": (6, 16), "mixed": (5, 8)}

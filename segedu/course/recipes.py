@@ -80,7 +80,10 @@ class Recipe:
 
     The context track uses 1,024 scenes of 128 px (as many pixels per epoch as 4,096 of 64 px):
     at 64 px the dilated backbone's receptive field (211 px) covers the whole image and finds the
-    band without help; at 128 px the band is out of its effective reach.
+    band without help; at 128 px the band is out of its effective reach at first. It trains 6 epochs
+    (384 steps): with 3, whether a model had picked up the far cue yet was a matter of luck (on val,
+    seeds 0-4, PSPNet 0.50 to 0.85 and the same network without pyramid pooling 0.45 to 0.71); with
+    6, PSPNet reaches 0.88 to 0.90 in every seed. The harbour track follows the same recipe.
 
     The mixed track, with seven classes and all the difficulties at once, trains 5 epochs in
     batches of 8 (2,560 steps): with 3 epochs of batches of 16 every model was still far from
@@ -122,8 +125,8 @@ class Recipe:
 RECIPES: dict[str, Recipe] = {
     "shapes": Recipe("shapes"),
     "thin": Recipe("thin"),
-    "context": Recipe("context", image_size=128, train_scenes=1024),
-    "harbour": Recipe("harbour", image_size=128, train_scenes=1024),
+    "context": Recipe("context", image_size=128, train_scenes=1024, epochs=6),
+    "harbour": Recipe("harbour", image_size=128, train_scenes=1024, epochs=6),
     "mixed": Recipe("mixed", epochs=5, batch_size=8),
 }
 
