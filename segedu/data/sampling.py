@@ -45,7 +45,7 @@ class SceneParams:
     as a fraction of their number), ``light`` (``N x 2``: gradient of the lighting), ``cue`` (-1 without a band, else 0 = water, 1 = road),
     ``cue_side`` (index into top, bottom, left, right), ``band_width`` (fraction of the shorter side),
     ``band_colour`` (``N x 3``), ``band_pattern`` (contrast of the band's pattern), ``band_phase``,
-    ``far_cue``, ``far_band_colour``, ``far_band_phase`` (the band on the opposite border, on tracks with
+    ``far_cue``, ``far_band_colour``, ``far_band_phase`` (the band on the opposite border, of either kind, on tracks with
     two bands; ``far_cue`` -1 elsewhere), ``noise_std`` (the same for all scenes), ``noise_offset``
     (fraction into the noise bank).
     """
@@ -178,7 +178,7 @@ def sample_scenes(spec: TrackSpec, generator: torch.Generator, num_scenes: int) 
     candidates = uniform(n, k, PLACEMENT_TRIES, 2)
     far_cue, far_band_colour, far_band_phase = torch.full((n,), -1), torch.zeros(n, 3), torch.zeros(n)
     if spec.has_cue and spec.cue_bands == 2:  # drawn last: the one-band tracks' scenes stay as they were
-        far_cue = 1 - cue
+        far_cue = (uniform(n) < 0.5).long()  # independent of the first band: both kinds, or twice the same
         far_band_colour = kind_colours.mean(0) + spec.cue_strength * (kind_colours[far_cue] - kind_colours.mean(0))
         far_band_colour = far_band_colour + uniform(n, 3, low=-0.06, high=0.06)
         far_band_phase = uniform(n)
@@ -200,16 +200,16 @@ def sample_scenes(spec: TrackSpec, generator: torch.Generator, num_scenes: int) 
         params, candidates = _large_first(params, candidates)
     _place(params, candidates, spec)
     if spec.has_cue and spec.cue_bands == 2:
-        _label_by_nearer_band(params, spec)
+        _label_by_farther_band(params, spec)
     return params
 
 
-def _label_by_nearer_band(params: SceneParams, spec: TrackSpec) -> None:
-    """With two bands, each context object takes the class of the band it is nearer to, in place."""
+def _label_by_farther_band(params: SceneParams, spec: TrackSpec) -> None:
+    """With two bands, each context object takes the class of the band farther from it, in place."""
     across = _across(params)  # N x K: 0 at the first band's border, 1 at the far band's
-    nearer_kind = torch.where(across < 0.5, params.cue[:, None], params.far_cue[:, None])
+    farther_kind = torch.where(across < 0.5, params.far_cue[:, None], params.cue[:, None])
     is_context = params.shape == SHAPES.index(spec.context_shape)
-    params.label = torch.where(is_context, len(spec.shapes) + 1 + nearer_kind, params.label)
+    params.label = torch.where(is_context, len(spec.shapes) + 1 + farther_kind, params.label)
 
 
 def _across(params: SceneParams) -> torch.Tensor:

@@ -94,10 +94,11 @@ class TrackSpec:
         scene); cue_gap: least distance between the band and any object; cue_strength: 1 gives
         clearly different bands, 0 identical ones (the cue is gone).
         cue_bands: 1, one band per scene, and every context object is the class of its kind; or
-        2, water along one border and road along the opposite one, and each context object is
-        the class of the *nearer* band (objects keep ``cue_gap / 2`` away from the midline, so the
-        nearer band is never a tie). With two bands a global average sees both kinds in every
-        scene: only where each band lies tells the classes apart.
+        2, a band along each of two opposite borders, each water or road independently, and each
+        context object is the class of the band *farther* from it (objects keep ``cue_gap / 2``
+        away from the midline, so that is never a tie). The nearer band says nothing about the
+        class, and a global average cannot tell a scene with water on one side and road on the
+        other from its mirror image: only where each band lies tells the classes apart.
 
     Labels:
         ignore_width_px: pixels closer than this to a visible boundary get the mask value 255
@@ -209,8 +210,9 @@ TRACK_SPECS = {
     # The band at any border: a network must look across the whole image, in every direction.
     "context": TrackSpec(shapes=(), context_classes=("boat", "car"), min_objects=1, max_objects=3,
                          max_overlap=0.0, cue_side="any"),
-    # Water along one border, road along the opposite one; a hull is a boat near the water, a car near the
-    # road. Pyramid bins finer than the global one are needed to know which band is where.
+    # A band along each of two opposite borders (water or road, each drawn independently); a hull is a boat
+    # when the band across the image from it is water, a car when it is road. In scenes with one band of each
+    # kind, the global average is the same whichever side the water is on: finer pyramid bins are needed.
     "harbour": TrackSpec(shapes=(), context_classes=("boat", "car"), min_objects=2, max_objects=4,
                          max_overlap=0.0, cue_side="any", cue_bands=2, cue_band=0.1, cue_gap=0.08,
                          context_size_range=(0.12, 0.28)),
@@ -232,9 +234,10 @@ _PURPOSE = {
             "through a coarse (stride 16 or 32) map blurs them away; skip connections bring them back.",
     "context": "Boats and cars have the same outline; only the band at one border (water or road), far "
                "from the objects, tells them apart: a global prior such as pyramid pooling helps.",
-    "harbour": "Water along one border and road along the opposite one: a hull is a boat when it is nearer "
-               "the water, a car when it is nearer the road. A single global average sees both bands in every "
-               "scene; only pooling into sub-regions (2 x 2, 3 x 3 bins) tells where each one is.",
+    "harbour": "A band along each of two opposite borders, water or road; a hull is a boat when the band across "
+               "the image from it (the farther one) is water, a car when it is road. The nearer band says "
+               "nothing; where the bands differ, a single global average cannot tell which side the water is "
+               "on; pooling into sub-regions (2 x 2, 3 x 3 bins) can.",
     "mixed": "All of the above in one scene (the union of the classes): the leaderboard track.",
 }
 
@@ -282,9 +285,11 @@ def describe(track: str, spec: TrackSpec | None = None) -> str:
         f"of the image side (log-uniform)",
     ]
     if spec.has_cue and spec.cue_bands == 2:
-        pairs = ", ".join(f"{name} nearer the {kind}" for name, kind in zip(spec.context_classes, CUE_KINDS, strict=True))
-        lines.append(f"scene cue: {' and '.join(CUE_KINDS)} bands along opposite borders (a random pair per scene); "
-                     f"{pairs}; objects at least {spec.cue_gap:.3g} of the image side from each band")
+        pairs = ", ".join(f"{name} when the farther band is {kind}"
+                          for name, kind in zip(spec.context_classes, CUE_KINDS, strict=True))
+        lines.append(f"scene cue: a band along each of two opposite borders (a random pair per scene), each "
+                     f"{' or '.join(CUE_KINDS)}; {pairs}; objects at least {spec.cue_gap:.3g} of the image side "
+                     f"from each band")
     elif spec.has_cue:
         pairs = ", ".join(f"{name} on {kind}" for name, kind in zip(spec.context_classes, CUE_KINDS, strict=True))
         where = "one border (a random side per scene)" if spec.cue_side == "any" else f"the {spec.cue_side} border"

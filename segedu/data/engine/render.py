@@ -268,7 +268,7 @@ def _background(params: SceneParams, height: int, width: int) -> torch.Tensor:
 def _draw_cue_band(tiles: torch.Tensor, params: SceneParams, height: int, width: int) -> None:
     """Draw the cue band(s) of every scene that has one onto ``tiles`` (``N * rows * cols x 3 x T x T``),
     like an object whose signed distance is the distance from the border minus the band's width. Tracks
-    with two bands have the second one on the opposite border (``far_cue``)."""
+    with two bands have the second one on the opposite border (``far_cue``, its kind)."""
     opposite = params.cue_side ^ 1  # top <-> bottom, left <-> right
     for kind, sides, colour, phase in ((params.cue, params.cue_side, params.band_colour, params.band_phase),
                                        (params.far_cue, opposite, params.far_band_colour, params.far_band_phase)):
