@@ -290,8 +290,20 @@ def test_merge_combines_files_and_refuses_duplicates_and_mixed_modes(work, capsy
 
 @pytest.mark.slow
 def test_the_committed_fast_mode_reference_reproduces_digit_for_digit(repo_root, capsys):
-    assert reproduce.main(repo_root / "results" / "reference_fast.json") == 0, capsys.readouterr().out
-    assert capsys.readouterr().out.count(": identical") == len(reproduce.JOBS)
+    returned = reproduce.main(repo_root / "results" / "reference_fast.json")
+    printed = capsys.readouterr().out
+    if printed.count("not comparable here") == len(reproduce.JOBS):
+        pytest.skip("the reference was recorded with another torch release or instruction set:\n" + printed)
+    assert returned == 0, printed
+    assert printed.count(": identical") == len(reproduce.JOBS), printed
+
+
+def test_a_reference_from_another_torch_release_or_cpu_is_not_compared():
+    here = records.cpu_description()
+    same = {"torch": reproduce.torch.__version__.split("+")[0] + "+cpu", "cpu": here}
+    assert reproduce.not_comparable(same, here) == ""
+    assert "torch 2.4.1" in reproduce.not_comparable({**same, "torch": "2.4.1"}, here)
+    assert "recorded on SSE2" in reproduce.not_comparable({**same, "cpu": "SSE2, Old CPU"}, here)
 
 
 # -------------------------------------------------------------------------------------------------- speed

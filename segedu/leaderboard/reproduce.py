@@ -45,6 +45,24 @@ def compare(job: Job, reference: dict) -> list[str]:
     return [field for field in COMPARED if again.get(field) != reference.get(field)]
 
 
+def release(version: str) -> str:
+    """'2.14.1+cu130' -> '2.14.1': the build tag (CUDA or CPU wheel) does not change CPU arithmetic."""
+    return str(version).split("+")[0]
+
+
+def not_comparable(wanted: dict, cpu: str) -> str:
+    """Why a record cannot be expected to reproduce bit for bit on this machine ('' when it can).
+
+    Other torch releases and other instruction sets use other kernels, whose sums round differently:
+    their scores differ in the last digits, which says nothing about the determinism of training.
+    """
+    if release(wanted.get("torch", "")) != release(torch.__version__):
+        return f"recorded with torch {wanted.get('torch')}, this is torch {torch.__version__}"
+    if wanted.get("cpu", "").split(",")[0] != cpu.split(",")[0]:
+        return f"recorded on {wanted.get('cpu')}, this is {cpu}"
+    return ""
+
+
 def main(reference: Path | None = None, threads=None, update: bool = False) -> int:
     """Compare (or, with ``update``, rewrite the fast-mode reference); 0 when every job reproduces."""
     path = Path(reference) if reference is not None else reference_path()
@@ -66,9 +84,10 @@ def main(reference: Path | None = None, threads=None, update: bool = False) -> i
         if wanted is None:
             print(f"  {job.key} seed {job.seed}: not in {path}: skipped")
             continue
-        if wanted.get("cpu", "").split(",")[0] != cpu.split(",")[0]:
-            print(f"  note: {job.key} was recorded on {wanted.get('cpu')}; bit-identical results need the same "
-                  f"instruction set")
+        reason = not_comparable(wanted, cpu)
+        if reason:
+            print(f"  {job.key} seed {job.seed}: not comparable here ({reason}): skipped")
+            continue
         different = compare(job, wanted)
         failures += bool(different)
         verdict = "identical" if not different else f"DIFFERENT in {', '.join(different)}"
