@@ -1,8 +1,10 @@
 """Keep the course notebooks in their committed form, and refresh their checked outputs.
 
-Committed notebooks are clean: no widget state, no execution noise, no outputs, except
-in cells marked ``# NBVAL_CHECK_OUTPUT``, whose outputs nbval compares (they come from a
-fast-mode run, so they must not depend on the mode). Usage::
+Committed notebooks are clean: no widget state, no execution noise, no outputs, except in
+cells tagged ``nbval-check-output`` (or marked ``# NBVAL_CHECK_OUTPUT``), whose outputs nbval
+compares (they come from a fast-mode run, so they must not depend on the mode). Cell metadata
+kept: tags, JupyterLab's ``jupyter`` (hidden sources) and Colab's ``cellView`` (forms), so that
+a solution cell stays collapsed in both. Usage::
 
     python tools/nbtool.py normalize notebooks/*.ipynb   # strip noise in place
     python tools/nbtool.py execute notebooks/03_*.ipynb  # run in fast mode, keep checked outputs
@@ -22,13 +24,14 @@ import nbformat
 from segedu.course.colab import SETUP_CELL
 
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
-KEPT_CELL_METADATA = ("tags", "jupyter", "editable", "deletable")
+CHECK_TAG = "nbval-check-output"
+KEPT_CELL_METADATA = ("tags", "jupyter", "editable", "deletable", "cellView")
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
 def is_checked(cell) -> bool:
-    """True for a code cell whose output nbval compares."""
-    return cell.cell_type == "code" and CHECK_MARK in cell.source
+    """True for a code cell whose output nbval compares (marked by a comment or, better, a cell tag)."""
+    return cell.cell_type == "code" and (CHECK_MARK in cell.source or CHECK_TAG in cell.metadata.get("tags", ()))
 
 
 def normalize(notebook):
@@ -88,7 +91,7 @@ def problems(path: Path) -> list[str]:
     if nbformat.writes(normalize(notebook)) != nbformat.writes(notebook):
         found.append(f"{path}: not normalised; run `python tools/nbtool.py normalize {path}`")
     if not any(is_checked(cell) for cell in notebook.cells):
-        found.append(f"{path}: no cell is marked {CHECK_MARK}, so nbval compares nothing")
+        found.append(f"{path}: no cell is marked {CHECK_MARK} or tagged {CHECK_TAG}, so nbval compares nothing")
     return found
 
 
