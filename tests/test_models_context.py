@@ -97,18 +97,36 @@ def test_deeplab_decoder_takes_the_stride_4_skip_and_aspp_the_stride_8_map():
         DeepLabV3Plus(NUM_CLASSES, output_stride=32)
 
 
-def test_unet_context_puts_the_pooled_scene_next_to_every_pixel_before_the_classifier():
-    model = UNetContext(NUM_CLASSES, aux_head=False).eval()
+@pytest.mark.parametrize("bins", [(1,), (1, 2)])
+def test_unet_context_is_a_1x1_classifier_on_the_decoder_map_and_the_upsampled_scene(bins):
+    torch.manual_seed(0)
+    model = UNetContext(NUM_CLASSES, bins=bins, aux_head=False).eval()
     seen = {}
-    record_input(model.classifier, seen, "input")
+    record_input(model.classifier, seen, "decoder")
+    record_input(model.scene, seen, "bottleneck")
+    x = torch.randn(2, 3, 64, 48)
     with torch.no_grad():
-        model(torch.randn(2, 3, 64, 64))
-    features = seen["input"]
-    assert features.shape == (2, 16 + 64, 64, 64)
-    context = features[:, 16:]
-    # bins=(1,): one vector per image, the same at every pixel, different between images
-    torch.testing.assert_close(context, context[..., :1, :1].expand_as(context))
-    assert not torch.allclose(context[0], context[1])
+        logits = model(x)
+        context = model.scene.upsampled(model.scene(seen["bottleneck"]), (64, 48))
+        joint = model.joint_classifier()
+        torch.testing.assert_close(logits, joint(torch.cat([seen["decoder"], context], dim=1)), rtol=1e-4, atol=1e-5)
+    assert seen["bottleneck"].shape == (2, 128, 8, 6) and joint.in_channels == 16 + 64 * len(bins)
+    global_context = context[:, :64]  # the 1x1 bin: one vector per image, the same at every pixel
+    torch.testing.assert_close(global_context, global_context[..., :1, :1].expand_as(global_context))
+    assert not torch.allclose(global_context[0], global_context[1])
+
+
+def test_the_context_changes_the_logits_by_the_same_amount_at_every_pixel():
+    # With the global bin only, the scene adds one vector of class scores to every pixel: a scene-level bias.
+    torch.manual_seed(0)
+    model = UNetContext(NUM_CLASSES, aux_head=False).eval()
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        with_context = model(x)
+        model.context_classifier[0].weight.zero_()
+        shift = with_context - model(x)
+    torch.testing.assert_close(shift, shift[..., :1, :1].expand_as(shift))
+    assert shift.abs().max() > 0
 
 
 def test_unet_context_returns_the_auxiliary_logits_only_in_training():

@@ -36,13 +36,13 @@ from .unet import UNet
 
 
 class SceneContext(nn.Module):
-    """Pool a feature map over the scene: ``N x C x h x w`` and a size ``(H, W)`` -> ``N x C_ctx x H x W``.
+    """Pool a feature map over the scene: ``N x C x h x w -> [N x width x b x b for each bin b]``.
 
     For each bin size ``b``: adaptive average pooling to ``b x b`` cells, a 1x1 convolution to
-    ``width`` channels and a ReLU, bilinear upsampling to ``(H, W)``; the branches are
-    concatenated (``C_ctx = len(bins) * width``). With ``bins=(1,)`` the context is one vector per
-    image, the same at every pixel. No BatchNorm: a 1x1 pooled map has a single value per channel
-    per image (see :class:`~segedu.models.PyramidPoolingModule`).
+    ``width`` channels and a ReLU. With ``bins=(1,)`` the context is one vector per image. No
+    BatchNorm: a 1x1 pooled map has a single value per channel per image (see
+    :class:`~segedu.models.PyramidPoolingModule`). :meth:`upsampled` brings the branches to a size
+    and concatenates them (``N x len(bins) * width x H x W``).
     """
 
     def __init__(self, in_channels: int, width: int, bins: tuple[int, ...] = (1,)):
@@ -50,14 +50,19 @@ class SceneContext(nn.Module):
         if isinstance(bins, int) or len(bins) == 0:
             raise ValueError(f"UNetContext: bins must be a non-empty tuple of ints such as (1,) or (1, 2), got {bins!r}")
         self.bins = tuple(check_positive_int(b, "every bin", "UNetContext") for b in bins)
+        self.width = width
         self.branches = nn.ModuleList(
             nn.Sequential(nn.AdaptiveAvgPool2d(b), nn.Conv2d(in_channels, width, kernel_size=1), nn.ReLU(inplace=True))
             for b in self.bins
         )
         self.out_channels = len(self.bins) * width
 
-    def forward(self, features: torch.Tensor, size) -> torch.Tensor:
-        return torch.cat([upsample_to(branch(features), size) for branch in self.branches], dim=1)
+    def forward(self, features: torch.Tensor) -> list[torch.Tensor]:
+        return [branch(features) for branch in self.branches]
+
+    def upsampled(self, pooled: list[torch.Tensor], size) -> torch.Tensor:
+        """The pooled branches, bilinearly upsampled to ``size`` and concatenated along the channels."""
+        return torch.cat([upsample_to(branch, size) for branch in pooled], dim=1)
 
 
 class UNetContext(UNet):
@@ -71,6 +76,15 @@ class UNetContext(UNet):
         context: concatenate the context before the classifier (``False``: a U-Net's classifier,
             for the ablation with the auxiliary classifier alone).
         base_width, depth, widths: the U-Net's (see :class:`~segedu.models.UNet`).
+
+    The classifier is a 1x1 convolution of ``cat(decoder map, upsampled context)``. It is computed
+    as two: ``classifier`` on the decoder map (U-Net's own) plus ``context_classifier`` (one per
+    bin, no bias) on the context, because a 1x1 convolution of a concatenation is the sum of 1x1
+    convolutions of its parts, and a 1x1 convolution commutes with bilinear upsampling. The
+    context's share is thus computed on the pooled map (1 x 1 per image for the global bin) and
+    upsampled as ``num_classes`` logits, not as a ``context_width``-channel map at full
+    resolution: the same function, at U-Net's cost (:meth:`joint_classifier` gives the single
+    convolution, and a test checks that the two agree).
     """
 
     def __init__(self, num_classes: int, in_channels: int = 3, base_width: int = 16, depth: int = 3,
@@ -83,8 +97,11 @@ class UNetContext(UNet):
                              "instead (the context would be computed and never used).")
         self.use_context = context
         self.scene = SceneContext(self.widths[-1], context_width, bins)
+        self.context_classifier = None
         if context:
-            self.classifier = nn.Conv2d(self.widths[0] + self.scene.out_channels, num_classes, kernel_size=1)
+            self.context_classifier = nn.ModuleList(
+                nn.Conv2d(context_width, num_classes, kernel_size=1, bias=False) for _ in self.scene.bins
+            )
         self.aux_head = None
         if aux_head:
             aux_width = max(self.widths[-1] // 4, 1)
@@ -103,10 +120,22 @@ class UNetContext(UNet):
         bottleneck = x
         for up, merge, skip in zip(self.ups, self.decoder, reversed(skips), strict=True):  # expanding path
             x = merge(torch.cat([skip, up(x)], dim=1))
-        if self.use_context:  # the scene, pooled from the bottleneck, next to every pixel's own features
-            x = torch.cat([x, self.scene(bottleneck, size)], dim=1)
+        pooled = self.scene(bottleneck)  # the whole scene, pooled from the bottleneck
         logits = self.classifier(x)
+        if self.use_context:  # = a 1x1 classifier on cat(x, context upsampled to every pixel); see the class
+            for conv, branch in zip(self.context_classifier, pooled, strict=True):
+                logits = logits + upsample_to(conv(branch), size)
         if self.aux_head is not None and self.training:
-            with_context = torch.cat([bottleneck, self.scene(bottleneck, bottleneck.shape[-2:])], dim=1)
+            with_context = torch.cat([bottleneck, self.scene.upsampled(pooled, bottleneck.shape[-2:])], dim=1)
             return {"out": logits, "aux": upsample_to(self.aux_head(with_context), size)}
         return logits
+
+    def joint_classifier(self) -> nn.Conv2d:
+        """The single 1x1 convolution on ``cat(decoder map, upsampled context)`` that this model's classifier is."""
+        if not self.use_context:
+            raise ValueError("this UNetContext has context=False: its classifier sees the decoder map alone")
+        joint = nn.Conv2d(self.widths[0] + self.scene.out_channels, self.num_classes, kernel_size=1)
+        with torch.no_grad():
+            joint.weight.copy_(torch.cat([self.classifier.weight, *(c.weight for c in self.context_classifier)], 1))
+            joint.bias.copy_(self.classifier.bias)
+        return joint
