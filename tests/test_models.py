@@ -46,6 +46,12 @@ CASES = [(name, {}) for name in MODEL_NAMES] + [
     ("pspnet", {"aux_head": True}),
     ("pspnet", {"output_stride": 16}),
     ("pspnet", {"output_stride": 32}),
+    ("unet_ppm", {"bins": (1,)}),
+    ("unet_context", {"aux_head": False}),
+    ("unet_context", {"context": False}),
+    ("unet_context", {"bins": (1, 2), "depth": 2}),
+    ("deeplabv3plus", {"output_stride": 16}),
+    ("deeplabv3plus", {"rates": (2, 4)}),
 ]
 IDS = [name + "".join(f"-{k}={v}" for k, v in options.items()) for name, options in CASES]
 SIZES = [(32, 32), (63, 65), (17, 40)]  # and 16 x 16 in the batch-of-one test
@@ -110,7 +116,8 @@ def test_batch_of_one_trains_even_at_the_smallest_size(name, options):
     out.mean().backward()
 
 
-@pytest.mark.parametrize("name, options", [("fcn8s", {}), ("pspnet", {"output_stride": 16, "aux_head": True})])
+@pytest.mark.parametrize("name, options", [("fcn8s", {}), ("pspnet", {"output_stride": 16, "aux_head": True}),
+                                           ("deeplabv3plus", {})])
 def test_resnet18_backbone(name, options):
     # One size only: ResNet-18 (11 M parameters) is slow to set up on a loaded CPU.
     model = make(name, {"backbone": "resnet18", **options}).train()

@@ -33,6 +33,14 @@ RUNS: dict[str, tuple[str, dict]] = {
     "pspnet_b1": ("pspnet", {"bins": (1,)}),
     "pspnet_max": ("pspnet", {"pooling": "max"}),
     "pspnet_nodr": ("pspnet", {"reduce": False}),
+    "unet_ppm": ("unet_ppm", {}),
+    "unet_context": ("unet_context", {}),
+    # The ablation of unet_context's auxiliary classifier (notebook 09): the context without the auxiliary
+    # loss, and the auxiliary loss (the same classifier on the bottleneck and its pooled context) without
+    # the context before U-Net's classifier.
+    "unet_context_noaux": ("unet_context", {"aux_head": False}),
+    "unet_aux": ("unet_context", {"context": False}),
+    "deeplabv3plus": ("deeplabv3plus", {}),
 }
 """Run name -> (model name for :func:`segedu.models.build`, options)."""
 
@@ -51,7 +59,8 @@ TRACK_RUNS: dict[str, tuple[str, ...]] = {
     "thin": ("encdec", "fcn32s", "fcn16s", "fcn8s", "unet_s32", "unet"),
     "context": ("pspnet_noppm", "pspnet", "pspnet_b1", "pspnet_max", "pspnet_nodr", "unet"),
     "harbour": ("pspnet_noppm", "pspnet_b1", "pspnet"),
-    "mixed": ("encdec", "fcn8s", "unet", "pspnet"),
+    "mixed": ("encdec", "fcn8s", "unet", "pspnet", "unet_ppm", "unet_context", "unet_context_noaux", "unet_aux",
+              "deeplabv3plus"),
 }
 """The runs the leaderboard trains on each track (the pretraining comparison is separate)."""
 

@@ -7,20 +7,23 @@ Every model maps ``N x in_channels x H x W`` float images (any H, W) to
     model = build("unet", num_classes=5)
     print(summary(model))          # UNet: 0.48 M parameters, output stride 8, 64x64 -> 5x64x64
 
-=========  ===============================================  ===============
-name       model                                            file
-=========  ===============================================  ===============
-plain      :class:`PlainCNN`, stride-1 convolutions only    ``plain.py``
-encdec     :class:`EncoderDecoder`, down then up, no skips  ``encdec.py``
-fcn32s     :class:`FCN` ``variant="32s"``                   ``fcn.py``
-fcn16s     :class:`FCN` ``variant="16s"``                   ``fcn.py``
-fcn8s      :class:`FCN` ``variant="8s"``                    ``fcn.py``
-unet       :class:`UNet`, skips at every scale              ``unet.py``
-pspnet     :class:`PSPNet`, pyramid pooling                 ``pspnet.py``
-=========  ===============================================  ===============
+=============  ===================================================  ===================
+name           model                                                file
+=============  ===================================================  ===================
+plain          :class:`PlainCNN`, stride-1 convolutions only        ``plain.py``
+encdec         :class:`EncoderDecoder`, down then up, no skips      ``encdec.py``
+fcn32s         :class:`FCN` ``variant="32s"``                       ``fcn.py``
+fcn16s         :class:`FCN` ``variant="16s"``                       ``fcn.py``
+fcn8s          :class:`FCN` ``variant="8s"``                        ``fcn.py``
+unet           :class:`UNet`, skips at every scale                  ``unet.py``
+pspnet         :class:`PSPNet`, pyramid pooling                     ``pspnet.py``
+unet_ppm       :class:`UNetPPM`, pyramid pooling at the bottleneck  ``unet_ppm.py``
+unet_context   :class:`UNetContext`, context before the classifier  ``unet_context.py``
+deeplabv3plus  :class:`DeepLabV3Plus`, :class:`ASPP` and a decoder  ``deeplab.py``
+=============  ===================================================  ===================
 
 Shared parts: ``base.py`` (input checks, any-size inputs), ``blocks.py`` (layers,
-bilinear kernels), ``backbones.py`` and ``pretrained.py`` (for FCN and PSPNet), ``utils.py``
+bilinear kernels), ``backbones.py`` and ``pretrained.py`` (for FCN, PSPNet and DeepLabV3+), ``utils.py``
 (parameter counts, summaries, the checkerboard demo). Speeds: :mod:`segedu.leaderboard.speed`.
 """
 
@@ -40,12 +43,15 @@ from .backbones import (
 )
 from .base import SegmentationModel, main_output
 from .blocks import ConvBNReLU, Upsample2x, bilinear_kernel, bilinear_transposed_conv, init_bilinear_
+from .deeplab import ASPP, DeepLabV3Plus, valid_weight_fraction
 from .encdec import EncoderDecoder
 from .fcn import FCN
 from .plain import PlainCNN
 from .pretrained import PretrainedWeightsWarning, course_weights_path, save_course_backbone
 from .pspnet import PSPNet, PyramidPoolingModule
 from .unet import UNet
+from .unet_context import SceneContext, UNetContext
+from .unet_ppm import UNetPPM
 from .utils import checkerboard_demo, count_parameters, model_name, summary
 
 # name -> (class, options fixed by the name)
@@ -57,6 +63,9 @@ _REGISTRY: dict[str, tuple[type, dict]] = {
     "fcn8s": (FCN, {"variant": "8s"}),
     "unet": (UNet, {}),
     "pspnet": (PSPNet, {}),
+    "unet_ppm": (UNetPPM, {}),
+    "unet_context": (UNetContext, {}),
+    "deeplabv3plus": (DeepLabV3Plus, {}),
 }
 MODEL_NAMES: tuple[str, ...] = tuple(_REGISTRY)
 
@@ -85,9 +94,10 @@ def build(name: str, num_classes: int, **options) -> nn.Module:
 
 
 __all__ = [
-    "BACKBONE_NAMES", "MODEL_NAMES", "ConvBNReLU", "EncoderDecoder", "FCN", "PSPNet", "PlainCNN",
-    "PretrainedWeightsWarning", "PyramidPoolingModule", "ResNet18Backbone", "SegmentationModel",
-    "SmallBackbone", "UNet", "Upsample2x", "bilinear_kernel", "bilinear_transposed_conv", "build",
-    "build_backbone", "checkerboard_demo", "count_parameters", "course_weights_path", "init_bilinear_",
-    "main_output", "model_name", "save_course_backbone", "small_backbone_for_classification", "summary",
+    "ASPP", "BACKBONE_NAMES", "MODEL_NAMES", "ConvBNReLU", "DeepLabV3Plus", "EncoderDecoder", "FCN", "PSPNet",
+    "PlainCNN", "PretrainedWeightsWarning", "PyramidPoolingModule", "ResNet18Backbone", "SceneContext",
+    "SegmentationModel", "SmallBackbone", "UNet", "UNetContext", "UNetPPM", "Upsample2x", "bilinear_kernel",
+    "bilinear_transposed_conv", "build", "build_backbone", "checkerboard_demo", "count_parameters",
+    "course_weights_path", "init_bilinear_", "main_output", "model_name", "save_course_backbone",
+    "small_backbone_for_classification", "summary", "valid_weight_fraction",
 ]

@@ -1,0 +1,276 @@
+"""Checkers for notebook 09 (both at once: skips and a global prior in one model).
+
+* :func:`check_aspp_forward`: the learner's forward pass of :class:`segedu.models.ASPP`.
+* :func:`check_atrous_rates`: three atrous rates for a feature map of a given size.
+* :func:`check_who_fixes_what`: which model fixes which error of the mixed track, against measured IoUs
+  (:func:`what_the_run_says` reads them).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from segedu.course.checks import CheckResult, expect_tensor, failed, passed
+from segedu.models import ASPP, valid_weight_fraction
+from segedu.models.blocks import upsample_to
+
+NOT_DONE = "not done yet: replace the ... with your answer"
+
+
+def _not_done(value) -> bool:
+    return value is None or value is Ellipsis or (isinstance(value, (tuple, list, set, dict)) and Ellipsis in value)
+
+
+# ---------------------------------------------------------------- exercise 1: the ASPP forward pass
+
+ASPP_IN, ASPP_OUT, ASPP_RATES, ASPP_SIZE = 6, 4, (1, 2, 3), 8
+"""The module the checker runs: 6 input channels, 4 per branch, rates 1, 2, 3, on 8 x 8 maps."""
+
+
+def checking_aspp(seed: int = 9) -> ASPP:
+    """A small :class:`~segedu.models.ASPP` with random weights and BatchNorm statistics, in eval mode."""
+    torch.manual_seed(seed)
+    aspp = ASPP(ASPP_IN, ASPP_OUT, ASPP_RATES)
+    with torch.no_grad():
+        for module in aspp.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.5, 0.5)
+    return aspp.eval()
+
+
+def _aspp_variants(features: torch.Tensor, aspp: ASPP) -> dict[str, torch.Tensor]:
+    """Typical wrong forward passes that still run, and what to say about them."""
+    size = features.shape[-2:]
+    one, atrous = aspp.conv1x1(features), [conv(features) for conv in aspp.atrous]
+    pooled = upsample_to(aspp.image_pooling(features), size)
+    unpooled = aspp.image_pooling[2](aspp.image_pooling[1](features))  # the 1x1 conv at every pixel, no average
+    return {
+        "the image-pooling branch must average the whole map first: call aspp.image_pooling(features) (pool, "
+        "1x1 conv, ReLU), then upsample it to h x w": aspp.project(torch.cat([one, *atrous, unpooled], dim=1)),
+        "the branches are concatenated in another order than the projection expects: the 1x1 branch, then the "
+        "atrous branches in the order of aspp.atrous, then image pooling last":
+            aspp.project(torch.cat([pooled, one, *atrous], dim=1)),
+        "the atrous branches are in reverse order: concatenate them in the order of aspp.atrous (rates "
+        f"{aspp.rates})": aspp.project(torch.cat([one, *reversed(atrous), pooled], dim=1)),
+    }
+
+
+def check_aspp_forward(aspp_forward) -> CheckResult:
+    """Check ``aspp_forward(features, aspp) -> tensor`` against :meth:`segedu.models.ASPP.forward`.
+
+    Runs it on random ``2 x 6 x 8 x 8`` features with :func:`checking_aspp` (eval mode, so the
+    dropout is off) and compares with the module's own forward pass.
+    """
+    if _not_done(aspp_forward) or not callable(aspp_forward):
+        return failed(NOT_DONE, "define aspp_forward(features, aspp) and pass the function itself")
+    aspp = checking_aspp()
+    features = torch.randn(2, ASPP_IN, ASPP_SIZE, ASPP_SIZE, generator=torch.Generator().manual_seed(3))
+    branches = 2 + len(aspp.rates)
+    with torch.no_grad():
+        try:
+            got = aspp_forward(features.clone(), aspp)
+        except Exception as error:  # the learner's code: report, never crash the notebook
+            return failed(
+                f"aspp_forward raised {type(error).__name__}: {error}",
+                f"run every branch on the same features (in parallel, not one after another), upsample the "
+                f"pooled one to h x w, concatenate the {branches} results along dim=1 ({branches} x {ASPP_OUT} = "
+                f"{branches * ASPP_OUT} channels, what aspp.project expects), then aspp.project",
+            )
+        if got is None or got is Ellipsis:
+            return failed(NOT_DONE, "return the projected tensor")
+        if isinstance(got, torch.Tensor) and got.dim() == 4 and got.shape[1] == branches * ASPP_OUT:
+            return failed(f"the result has {got.shape[1]} channels, the concatenation's: it never went through "
+                          "the projection", f"finish with aspp.project(...), back to {ASPP_OUT} channels")
+        problem = expect_tensor(got, "aspp_forward(features, aspp)", (2, ASPP_OUT, ASPP_SIZE, ASPP_SIZE))
+        if problem is not None:
+            return failed(problem.message, f"ASPP keeps the map's size and ends with {ASPP_OUT} channels")
+        want = aspp(features)
+        if torch.allclose(got, want, atol=1e-5):
+            return passed(f"aspp_forward matches the module: {branches} parallel branches (1x1, rates "
+                          f"{', '.join(map(str, aspp.rates))}, image pooling), concatenated and projected")
+        for mistake, wrong in _aspp_variants(features, aspp).items():
+            if torch.allclose(got, wrong, atol=1e-5):
+                return failed(mistake)
+    return failed(f"the values differ from the module's (max difference {float((got - want).abs().max()):.3g})",
+                  "concatenate [aspp.conv1x1(x), *(conv(x) for conv in aspp.atrous), image pooling upsampled] "
+                  "along dim=1, then aspp.project")
+
+
+# ---------------------------------------------------------------- exercise 2: atrous rates for a map size
+
+PAPER_RATES, PAPER_MAP = (6, 12, 18), 33
+"""DeepLabV3's rates and the side of the maps they were chosen for (513-pixel crops at output stride 16)."""
+MIN_VALID = valid_weight_fraction(max(PAPER_RATES), PAPER_MAP)
+"""Share of a 3x3 filter inside the map that the paper's largest rate keeps on its maps (about 0.40)."""
+
+
+def largest_useful_rate(size: int) -> int:
+    """The largest rate whose 3x3 filter keeps at least :data:`MIN_VALID` of its taps inside a ``size`` map."""
+    rate = 1
+    while valid_weight_fraction(rate + 1, size) >= MIN_VALID:
+        rate += 1
+    return rate
+
+
+def check_atrous_rates(rates, map_size: int = 8) -> CheckResult:
+    """Check three atrous rates for ASPP's 3x3 branches on ``map_size x map_size`` feature maps.
+
+    Right: three different whole numbers >= 1, each keeping at least :data:`MIN_VALID` of its
+    filter inside the map (as the paper's largest rate, 18, does on its 33 x 33 maps).
+    """
+    if _not_done(rates):
+        return failed(NOT_DONE, "write three rates as a tuple, e.g. (1, 2, 3)")
+    if isinstance(rates, (int, float)) or not hasattr(rates, "__len__"):
+        return failed(f"rates should be a tuple of three ints, got {rates!r}", "e.g. (1, 2, 3)")
+    if len(rates) != 3:
+        return failed(f"ASPP here has three atrous branches; got {len(rates)} rate(s): {tuple(rates)!r}",
+                      "give exactly three rates")
+    if not all(isinstance(rate, (int, float)) and not isinstance(rate, bool) and float(rate).is_integer()
+               for rate in rates):
+        return failed(f"rates are whole numbers of pixels (the gap between filter taps), got {tuple(rates)!r}",
+                      "round to ints")
+    rates = tuple(int(rate) for rate in rates)
+    useful = largest_useful_rate(map_size)
+    if rates in (PAPER_RATES, tuple(2 * r for r in PAPER_RATES)):
+        return failed(f"{rates} are the paper's rates, chosen for {PAPER_MAP} x {PAPER_MAP} maps (or 65 x 65 at "
+                      f"output stride 8); on {map_size} x {map_size} maps a filter with rate {max(rates)} keeps "
+                      f"{valid_weight_fraction(max(rates), map_size):.0%} of its taps inside",
+                      f"scale them to the map: rates up to {useful} keep at least {MIN_VALID:.0%}, as the "
+                      f"paper's rate {max(PAPER_RATES)} does on its maps")
+    if min(rates) < 1:
+        return failed(f"rate {min(rates)} is not a convolution: rate 1 is the ordinary 3x3 filter, rate r leaves "
+                      "r - 1 pixels between taps", "use rates >= 1")
+    if len(set(rates)) < 3:
+        return failed(f"{rates} repeats a rate: two branches would look at the same neighbourhood",
+                      "pick three different rates, from small to large")
+    too_large = [rate for rate in sorted(rates) if valid_weight_fraction(rate, map_size) < MIN_VALID]
+    if too_large:
+        rate = too_large[0]
+        return failed(f"on {map_size} x {map_size} maps, rate {rate} keeps only "
+                      f"{valid_weight_fraction(rate, map_size):.0%} of its 3x3 taps inside the map: the rest "
+                      f"multiply the zero padding (at rate {map_size} or more only the centre tap is left, a 1x1 "
+                      "convolution)",
+                      f"keep every rate at most {useful} (at least {MIN_VALID:.0%} of the taps inside, like the "
+                      f"paper's largest rate on its maps); image pooling covers the whole map anyway")
+    kept = ", ".join(f"rate {rate}: {valid_weight_fraction(rate, map_size):.0%}" for rate in sorted(rates))
+    return passed(f"rates {tuple(sorted(rates))} suit {map_size} x {map_size} maps (taps inside the map: {kept})")
+
+
+# ---------------------------------------------------------------- exercise 3: which model fixes which error
+
+MODELS = ("unet_ppm", "unet_context", "deeplabv3plus")
+"""The models of the prediction (the runs of notebook 09)."""
+FIXES = ("boats_and_cars", "wires")
+"""``"boats_and_cars"``: boat and car IoU both >= :data:`BOAT_CAR_LEVEL` (U-Net's error fixed);
+``"wires"``: wire IoU at most :data:`WIRE_MARGIN` below U-Net's (PSPNet's error avoided)."""
+BOAT_CAR_LEVEL = 0.80
+WIRE_MARGIN = 0.03
+
+
+def class_ious(source) -> dict[str, float | None]:
+    """Per-class IoU of ``source``: a :class:`~segedu.metrics.Scores`, a leaderboard record, or such a dict."""
+    if hasattr(source, "class_iou"):
+        return dict(source.class_iou)
+    if isinstance(source, dict) and "class_iou" in source:
+        return dict(source["class_iou"])
+    if isinstance(source, dict):
+        return dict(source)
+    raise TypeError(f"expected Scores, a leaderboard record or a dict of class IoUs, got {type(source).__name__}")
+
+
+def what_the_run_says(measured: dict) -> dict[str, set[str]]:
+    """What each model of :data:`MODELS` in ``measured`` gets right, from its IoUs (see :data:`FIXES`).
+
+    ``measured``: run name -> class IoUs (anything :func:`class_ious` reads), with ``"unet"`` for
+    the wire reference. Models missing from ``measured`` are left out.
+    """
+    ious = {run: class_ious(source) for run, source in measured.items()}
+    unet_wire = ious.get("unet", {}).get("wire")
+    truth = {}
+    for run in MODELS:
+        if run not in ious:
+            continue
+        got, boat, car, wire = set(), ious[run].get("boat"), ious[run].get("car"), ious[run].get("wire")
+        if boat is not None and car is not None and min(boat, car) >= BOAT_CAR_LEVEL:
+            got.add("boats_and_cars")
+        if wire is not None and unet_wire is not None and wire >= unet_wire - WIRE_MARGIN:
+            got.add("wires")
+        truth[run] = got
+    return truth
+
+
+_WHY = {  # (run, fix, what the run says) -> why, for a prediction that says the opposite
+    ("unet_ppm", "boats_and_cars", False):
+        "its pyramid sits at the bottleneck: the scene reaches a pixel only through three upsamplings, each "
+        "merged with a skip that knows nothing of the scene, and the decoder learned to predict from the skips",
+    ("unet_ppm", "wires", True):
+        "it keeps every skip of U-Net: the full-resolution detail still reaches the classifier",
+    ("unet_context", "boats_and_cars", True):
+        "the pooled scene is concatenated next to every pixel's features right before the classifier: one "
+        "step from the prediction, not three upsamplings away",
+    ("unet_context", "wires", True):
+        "the context is added next to U-Net's last decoder map, not instead of it: the skips still bring the wires",
+    ("deeplabv3plus", "boats_and_cars", True):
+        "ASPP's image-pooling branch is a global prior, and the light decoder puts it two layers before the "
+        "classifier",
+    ("deeplabv3plus", "wires", False):
+        "its decoder comes back only to stride 4, with one skip: a wire one or two pixels wide is thinner than "
+        "a stride-4 cell, and the final x4 bilinear upsampling cannot draw it back",
+}
+def _iou(ious: dict, name: str) -> str:
+    value = ious.get(name)
+    return "-" if value is None else f"{value:.2f}"
+
+
+_PHRASES = {"boats_and_cars": ("tells boats from cars", "does not tell boats from cars"),
+            "wires": ("keeps the wires", "loses the wires")}
+
+
+def check_who_fixes_what(prediction, measured) -> CheckResult:
+    """Check a prediction of what each model gets right against measured IoUs.
+
+    ``prediction``: run (each of :data:`MODELS`) -> a set of :data:`FIXES` (possibly empty), written
+    before looking at the numbers. ``measured``: see :func:`what_the_run_says`.
+    """
+    if _not_done(prediction) or (isinstance(prediction, dict) and any(_not_done(v) for v in prediction.values())):
+        return failed(NOT_DONE, 'write a dict such as {"unet_ppm": {"wires"}, ...}, one set per model')
+    if not isinstance(prediction, dict):
+        return failed(f"the prediction should be a dict run -> set, got {type(prediction).__name__}")
+    missing, unknown = set(MODELS) - set(prediction), set(prediction) - set(MODELS)
+    if unknown or missing:
+        return failed(f"the prediction should have exactly the runs {', '.join(MODELS)}"
+                      + (f"; unknown: {', '.join(sorted(map(str, unknown)))}" if unknown else "")
+                      + (f"; missing: {', '.join(sorted(missing))}" if missing else ""))
+    predicted = {}
+    for run, fixes in prediction.items():
+        fixes = {fixes} if isinstance(fixes, str) else fixes
+        if not isinstance(fixes, (set, frozenset, list, tuple)) or not set(fixes) <= set(FIXES):
+            return failed(f"{run}: {fixes!r} is not a set of {FIXES}", 'e.g. {"wires"}, or set() for neither')
+        predicted[run] = set(fixes)
+    ious = {run: class_ious(source) for run, source in (measured or {}).items()}
+    if ious.get("unet", {}).get("wire") is None:
+        return failed("no wire IoU for 'unet' in the measurements: it is the reference for the wires",
+                      "pass U-Net's IoUs as measured['unet']")
+    truth = what_the_run_says(ious)
+    not_measured = [run for run in MODELS if run not in truth]
+    for run in MODELS:
+        if run not in truth:
+            continue
+        for fix in FIXES:
+            says = fix in truth[run]
+            if (fix in predicted[run]) == says:
+                continue
+            numbers = (f"boat {_iou(ious[run], 'boat')}, car {_iou(ious[run], 'car')}" if fix == "boats_and_cars"
+                       else f"wire {_iou(ious[run], 'wire')}, U-Net's {_iou(ious['unet'], 'wire')}")
+            phrase = _PHRASES[fix][0 if says else 1]
+            why = _WHY.get((run, fix, says), "the measurement disagrees with the usual story: look at this run's "
+                                             "numbers next to the leaderboard's seeds")
+            return failed(f"the run says {run} {phrase} ({numbers})", why)
+    done = ", ".join(f"{run}: {', '.join(sorted(truth[run])) or 'neither'}" for run in MODELS if run in truth)
+    if not_measured:
+        return failed(f"right for the measured models ({done}); no measurement for {', '.join(not_measured)}",
+                      "train them or load the committed leaderboard, then check again")
+    return passed(f"your prediction matches the run: {done}")
