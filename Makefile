@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.segedu-installed
 PORT   ?= 8888
-# nbval compares only cells marked `# NBVAL_CHECK_OUTPUT`; notebooks run in fast mode.
+# nbval compares only cells tagged `nbval-check-output`; notebooks run in fast mode.
 PYTEST_ARGS ?=
 
 .PHONY: lab test unit notebooks lint compat course bench bench-quick bench-check venv clean help

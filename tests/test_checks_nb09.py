@@ -144,6 +144,14 @@ def test_each_wrong_guess_gets_its_diagnosis(run, fix, words):
     assert not result and f"the run says {run}" in result.message and words in result.hint
 
 
+def test_a_deeplab_that_swaps_boats_and_cars_gets_its_own_diagnosis():
+    swapping = {**MEASURED, "deeplabv3plus": {"boat": 0.20, "car": 0.28, "wire": 0.26}}
+    result = nb09.check_who_fixes_what(RIGHT, swapping)
+    assert not result and "deeplabv3plus does not tell boats from cars (boat 0.20, car 0.28)" in result.message
+    assert "not always a prior that is used" in result.hint
+    assert nb09.check_who_fixes_what({**RIGHT, "deeplabv3plus": set()}, swapping)
+
+
 def test_a_surprising_run_is_judged_by_its_numbers():
     surprising = {**MEASURED, "unet_ppm": {"boat": 0.85, "car": 0.84, "wire": 0.72}}
     result = nb09.check_who_fixes_what(RIGHT, surprising)

@@ -216,6 +216,10 @@ _WHY = {  # (run, fix, what the run says) -> why, for a prediction that says the
     ("deeplabv3plus", "boats_and_cars", True):
         "ASPP's image-pooling branch is a global prior, and the light decoder puts it two layers before the "
         "classifier",
+    ("deeplabv3plus", "boats_and_cars", False):
+        "ASPP's image pooling is a global prior, but nothing makes the network use it: the band is one row in "
+        "eight of the 8 x 8 map it averages, and the projection mixes it with four local branches before the "
+        "decoder; a prior that is there is not always a prior that is used",
     ("deeplabv3plus", "wires", False):
         "its decoder comes back only to stride 4, with one skip: a wire one or two pixels wide is thinner than "
         "a stride-4 cell, and the final x4 bilinear upsampling cannot draw it back",
