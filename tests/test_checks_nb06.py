@@ -1,66 +1,145 @@
 """Checkers of notebook 06 (pretrained backbones): right answers pass, typical wrong ones fail with a useful message."""
 
+import pytest
 import torch
 
 from segedu.course.checks import nb06
+from segedu.data import CLASSES
 from segedu.models import build
-from segedu.models.pretrained import IMAGENET_MEAN, IMAGENET_STD
+from segedu.train import fit
+
+PRETRAINED_ON = ("square", "cross", "box", "gear")
 
 
-def _model():
-    return build("fcn8s", 3)
+def test_memory_tracks():
+    assert nb06.memory_tracks(PRETRAINED_ON, CLASSES) == {"thin", "mixed"}  # gear is a class of both
+    assert nb06.memory_tracks(("disk",), {"a": ("background", "disk"), "b": ("background", "car")}) == {"a"}
+    assert nb06.memory_tracks(("background",), {"a": ("background", "disk")}) == set()
+    result = nb06.check_memory_tracks(["mixed", "thin"], PRETRAINED_ON, CLASSES)
+    assert result and "mixed: gear; thin: gear" in result.message
+    assert nb06.check_memory_tracks({" thin", "mixed "}, PRETRAINED_ON, CLASSES)
 
 
-def test_frozen_backbone_passes():
-    model = _model()
+def test_memory_tracks_typical_mistakes():
+    assert "not done" in nb06.check_memory_tracks(..., PRETRAINED_ON, CLASSES).message
+    assert "list or set" in nb06.check_memory_tracks("thin", PRETRAINED_ON, CLASSES).message
+    assert "class names" in nb06.check_memory_tracks(["gear"], PRETRAINED_ON, CLASSES).message
+    shapes = nb06.check_memory_tracks(["shapes", "thin", "mixed"], PRETRAINED_ON, CLASSES)
+    assert not shapes and "shapes's classes (disk, triangle) are none of the pretraining classes" in shapes.message
+    missing = nb06.check_memory_tracks(["thin"], PRETRAINED_ON, CLASSES)
+    assert not missing and "mixed is missing: its class gear" in missing.message
+    assert "not a track" in nb06.check_memory_tracks(["thin", "mixed", "pets"], PRETRAINED_ON, CLASSES).message
+    assert "string" in nb06.check_memory_tracks([1, 2], PRETRAINED_ON, CLASSES).message
+
+
+@pytest.fixture(scope="module")
+def checkpoint():
+    # a backbone's state_dict as the course's checkpoint holds it (names without the "backbone." prefix)
+    torch.manual_seed(1)
+    state = {name: tensor.clone() for name, tensor in build("fcn8s", 3).backbone.state_dict().items()}
+    for name, tensor in state.items():
+        if name.endswith(("running_mean", "running_var")):  # statistics of pretraining, not a fresh layer's 0 and 1
+            tensor.add_(torch.rand_like(tensor))
+    return state
+
+
+def test_backbone_loading_passes_the_right_answers(checkpoint):
+    def into_backbone(model, state_dict):
+        return model.backbone.load_state_dict(state_dict)
+
+    def with_prefix(model, state_dict):
+        model.load_state_dict({f"backbone.{name}": tensor for name, tensor in state_dict.items()}, strict=False)
+
+    result = nb06.check_backbone_loading(into_backbone, checkpoint)
+    assert result and f"the file's {len(checkpoint)} tensors" in result.message and "random start" in result.message
+    assert nb06.check_backbone_loading(with_prefix, checkpoint)
+
+
+def test_backbone_loading_typical_mistakes(checkpoint):
+    def whole_model(model, state_dict):
+        return model.load_state_dict(state_dict)
+
+    def not_strict(model, state_dict):
+        return model.load_state_dict(state_dict, strict=False)
+
+    def prefixed_strict(model, state_dict):
+        model.load_state_dict({f"backbone.{name}": tensor for name, tensor in state_dict.items()})
+
+    def new_model(model, state_dict):
+        other = build("fcn8s", 3)
+        other.backbone.load_state_dict(state_dict)
+        return other
+
+    def head_too(model, state_dict):
+        model.backbone.load_state_dict(state_dict)
+        with torch.no_grad():
+            for name, parameter in model.named_parameters():
+                if not name.startswith("backbone."):
+                    parameter.zero_()
+
+    def weights_only(model, state_dict):
+        model.backbone.load_state_dict({name: tensor for name, tensor in state_dict.items() if "running" not in name},
+                                       strict=False)
+
+    def placeholder(model, state_dict):
+        ...
+
+    cases = {
+        whole_model: "found names it does not know",
+        not_strict: "nothing was loaded: with strict=False",
+        prefixed_strict: "no weights for the head",
+        new_model: "returned another model",
+        head_too: "head's weights changed too",
+        weights_only: "tensors differ from the file's",
+        placeholder: "not done yet",
+        (lambda model, state_dict: 1 / 0): "raised ZeroDivisionError",
+        3: "should be a function",
+        ...: "not done yet",
+    }
+    for function, expected in cases.items():
+        result = nb06.check_backbone_loading(function, checkpoint)
+        assert not result and expected in result.message, (expected, result)
+    assert "the model's own" not in nb06.check_backbone_loading(whole_model, checkpoint).message
+    assert "model.backbone" in nb06.check_backbone_loading(whole_model, checkpoint).hint
+    assert "checkpoint's dict" in nb06.check_backbone_loading(whole_model, {}).message
+
+
+@pytest.fixture(scope="module")
+def frozen(checkpoint):
+    # an FCN-8s whose backbone starts from `checkpoint`, frozen (weights only), trained a few steps
+    from segedu.data import SyntheticScenes
+
+    model = build("fcn8s", 3)
+    model.backbone.load_state_dict(checkpoint)
     for parameter in model.backbone.parameters():
         parameter.requires_grad = False
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    result = nb06.check_frozen_backbone(model, trainable)
-    assert result and f"{trainable:,} trainable" in result.message
-    assert trainable == nb06.trainable_parameters(model) > 0
+    fit(model, SyntheticScenes("train", "shapes", size=32, length=16), epochs=1, batch_size=8, lr=1e-3,
+        progress=False, device="cpu")
+    return model
 
 
-def test_frozen_backbone_typical_mistakes():
-    assert "not done" in nb06.check_frozen_backbone(_model(), ...).message
-    model = _model()
-    result = nb06.check_frozen_backbone(model, nb06.trainable_parameters(model))
-    assert not result and "still have requires_grad=True" in result.message
-    everything = _model()
-    for parameter in everything.parameters():
-        parameter.requires_grad = False
-    assert "head is frozen too" in nb06.check_frozen_backbone(everything, 0).message
-    model = _model()
-    for parameter in model.backbone.parameters():
-        parameter.requires_grad = False
-    total = sum(p.numel() for p in model.parameters())
-    assert "every parameter" in nb06.check_frozen_backbone(model, total).message
-    tensors = sum(1 for p in model.parameters() if p.requires_grad)
-    assert "numel" in nb06.check_frozen_backbone(model, tensors).hint
-    assert not nb06.check_frozen_backbone(model, 12)
-    assert "backbone" in nb06.check_frozen_backbone(torch.nn.Linear(2, 2), 6).message
+def test_frozen_changes(frozen, checkpoint):
+    expected = nb06.changed_tensors(frozen.backbone, checkpoint)
+    assert expected and all(name.rsplit(".", 1)[1] in ("running_mean", "running_var", "num_batches_tracked")
+                            for name in expected)
+    result = nb06.check_frozen_changes(sorted(expected), frozen, checkpoint)
+    assert result and "none of them a weight" in result.message and "running_mean" in result.message
+    assert nb06.check_frozen_changes({f"backbone.{name}" for name in expected}, frozen, checkpoint)
+    untouched = build("fcn8s", 3)
+    untouched.backbone.load_state_dict(checkpoint)
+    assert nb06.check_frozen_changes([], untouched, checkpoint)
 
 
-def test_imagenet_normalisation():
-    image = torch.rand(3, 5, 7)
-    mean, std = torch.tensor(IMAGENET_MEAN).view(3, 1, 1), torch.tensor(IMAGENET_STD).view(3, 1, 1)
-    assert nb06.check_imagenet_normalisation((image - mean) / std, image)
-    assert "not done" in nb06.check_imagenet_normalisation(..., image).message
-    assert "inverse" in nb06.check_imagenet_normalisation(image * std + mean, image).message
-    assert "order" in nb06.check_imagenet_normalisation((image - mean.flip(0)) / std.flip(0), image).message
-    assert "division" in nb06.check_imagenet_normalisation(image - mean, image).message
-    assert "shape" in nb06.check_imagenet_normalisation(torch.rand(5, 7, 3), image).message
-    assert not nb06.check_imagenet_normalisation(image, image)
-
-
-def test_where_pretraining_matters():
-    results = {16: {"pretrained": 0.5, "scratch": 0.3}, 64: {"pretrained": 0.6, "scratch": 0.5},
-               4096: {"pretrained": 0.7, "scratch": 0.69}}
-    result = nb06.check_where_pretraining_matters(16, results)
-    assert result and "+0.200" in result.message
-    wrong = nb06.check_where_pretraining_matters(4096, results)
-    assert not wrong and "another count gained more" in wrong.message and "subtract" in wrong.hint
-    assert "not one of" in nb06.check_where_pretraining_matters(32, results).message
-    assert "not done" in nb06.check_where_pretraining_matters(..., results).message
-    assert "no results" in nb06.check_where_pretraining_matters(16, {}).message
-    assert "should hold" in nb06.check_where_pretraining_matters(16, {16: {"x": 1}}).message
+def test_frozen_changes_typical_mistakes(frozen, checkpoint):
+    expected = nb06.changed_tensors(frozen.backbone, checkpoint)
+    assert "not done" in nb06.check_frozen_changes(..., frozen, checkpoint).message
+    assert "model.parameters()" in nb06.check_frozen_changes([], frozen, checkpoint).message
+    weight = next(name for name, _ in frozen.backbone.named_parameters())
+    assert "frozen parameter" in nb06.check_frozen_changes([*expected, weight], frozen, checkpoint).message
+    floats = [name for name in expected if not name.endswith("num_batches_tracked")]
+    assert "num_batches_tracked" in nb06.check_frozen_changes(floats, frozen, checkpoint).message
+    means = [name for name in expected if name.endswith("running_mean")]
+    assert "missing" in nb06.check_frozen_changes(means, frozen, checkpoint).message
+    assert "not a name" in nb06.check_frozen_changes(["head.weight"], frozen, checkpoint).message
+    assert "list or set" in nb06.check_frozen_changes("running_mean", frozen, checkpoint).message
+    assert "no .backbone" in nb06.check_frozen_changes([], torch.nn.Linear(2, 2), checkpoint).message

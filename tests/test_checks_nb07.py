@@ -1,5 +1,6 @@
 """Checkers of notebook 07: right answers pass, typical wrong answers fail with a useful message."""
 
+import pytest
 import torch
 
 from segedu.course.checks import nb07
@@ -39,16 +40,45 @@ def test_trimap_mapping_fails_typical_mistakes():
         assert expected in result.message, (expected, result)
 
 
-def test_ignored_fraction():
+def _masks():
+    # 2 images of 4 x 5 = 40 pixels: 5 ignored, 25 background, 10 of class 1; class 2 absent
     masks = torch.zeros(2, 4, 5, dtype=torch.long)
-    masks[0, 0, :] = 255  # 5 of 40 pixels
-    right = (masks == 255).float().mean()
-    assert nb07.check_ignored_fraction(right, masks)
-    assert nb07.check_ignored_fraction(0.125, masks)
-    assert "not done yet" in nb07.check_ignored_fraction(..., masks).message
-    assert "percentage" in nb07.check_ignored_fraction(12.5, masks).message
-    assert "labelled" in nb07.check_ignored_fraction(0.875, masks).message
-    assert "number of ignored" in nb07.check_ignored_fraction(5, masks).message
-    assert "one number" in nb07.check_ignored_fraction((masks == 255).float().mean((1, 2)), masks).message
-    assert not nb07.check_ignored_fraction(0.3, masks)
-    assert not nb07.check_ignored_fraction("a lot", masks)
+    masks[0, 0, :] = 255
+    masks[1, :2, :] = 1
+    return masks
+
+
+def test_background_baseline_reference():
+    masks = _masks()
+    accuracy, miou = nb07.background_baseline(masks, 3)
+    assert accuracy == pytest.approx(25 / 35)
+    assert miou == pytest.approx((25 / 35 + 0.0) / 2)  # background and class 1; class 2 is left out
+    assert nb07.background_baseline(torch.zeros(1, 2, 2, dtype=torch.long), 2) == (1.0, 1.0)
+
+
+def test_background_baseline_passes_right_answers():
+    masks = _masks()
+    result = nb07.check_background_baseline(25 / 35, 25 / 70, masks, 3)
+    assert result and "0.714" in result.message and "0.357" in result.message
+    assert nb07.check_background_baseline(torch.tensor(25 / 35), torch.tensor(25 / 70), masks, 3)
+
+
+def test_background_baseline_typical_mistakes():
+    masks = _masks()
+    cases = {
+        (..., ...): "not done yet",
+        (25 / 70, 25 / 35): "swapped",
+        (25 / 40, 25 / 70): "every pixel, the ignored ones",
+        (71.43, 25 / 70): "percentage",
+        (10 / 35, 25 / 70): "NOT background",
+        (25 / 35, 25 / 35): "background's IoU alone",
+        (25 / 35, 25 / 105): "all 3 classes",
+        (25 / 35, 35.71): "percentage",
+        (25 / 35, 0.1): "mIoU 0.1000 is not right",
+        (0.5, 25 / 70): "pixel accuracy 0.5000 is not right",
+        ("high", 0.5): "should be a number",
+        (torch.ones(2), 0.5): "one number",
+    }
+    for (accuracy, miou), expected in cases.items():
+        result = nb07.check_background_baseline(accuracy, miou, masks, 3)
+        assert not result and expected in result.message, (expected, result)

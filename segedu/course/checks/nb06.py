@@ -1,136 +1,210 @@
 """Checkers for notebook 06 (pretrained backbones).
 
-* :func:`check_frozen_backbone`: a model whose backbone is frozen and the count of its trainable parameters.
-* :func:`check_imagenet_normalisation`: an image normalised the way ImageNet-pretrained ResNets expect.
-* :func:`check_where_pretraining_matters`: the number of labelled scenes where pretraining gained most.
+* :func:`check_memory_tracks`: the tracks on which a pretrained-vs-scratch comparison would partly
+  measure memory (a class of the track is one the backbone was pretrained on);
+* :func:`check_backbone_loading`: a function that loads the course's checkpoint into the backbone of a
+  segmentation model, and nowhere else;
+* :func:`check_frozen_changes`: which tensors of a frozen backbone changed during training (BatchNorm's
+  running statistics do; the weights do not).
 """
 
 from __future__ import annotations
 
-import math
+import copy
 
 import torch
 from torch import nn
 
-from segedu.course.checks import CheckResult, expect_tensor, failed, passed
+from segedu.course.checks import CheckResult, failed, passed
 
 NOT_DONE = "not done yet: replace the ... with your answer"
+BACKGROUND = "background"
 
 
 def _not_done(value) -> bool:
     return value is None or value is Ellipsis
 
 
-def trainable_parameters(model: nn.Module) -> int:
-    """Number of parameter values that the optimiser will update (``requires_grad`` True)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+def _names(answer, what: str) -> tuple[set[str] | None, CheckResult | None]:
+    """``(set of strings, None)`` for a list/set/tuple of strings, else ``(None, a failing result)``."""
+    if isinstance(answer, str) or not hasattr(answer, "__iter__"):
+        return None, failed(f"give a list or set of {what}, got {type(answer).__name__}",
+                            f"even one goes in a list: ['{answer}']" if isinstance(answer, str) else "")
+    names = list(answer)
+    if not all(isinstance(name, str) for name in names):
+        return None, failed(f"every entry should be one of the {what} (a string)")
+    return {name.strip() for name in names}, None
 
 
-def check_frozen_backbone(model, trainable) -> CheckResult:
-    """Check that ``model.backbone`` is frozen, the rest is not, and ``trainable`` counts what is left."""
-    if _not_done(model) or _not_done(trainable):
-        return failed(NOT_DONE, "freeze the backbone, then count the parameters with requires_grad=True")
-    backbone = getattr(model, "backbone", None)
-    if not isinstance(model, nn.Module) or not isinstance(backbone, nn.Module):
-        return failed(
-            f"expected a segmentation model with a .backbone, got {type(model).__name__}",
-            "pass the model itself (e.g. the FCN-8s built above)",
-        )
-    backbone_ids = {id(p) for p in backbone.parameters()}
-    still_trainable = sum(p.numel() for p in backbone.parameters() if p.requires_grad)
-    head = [p for p in model.parameters() if id(p) not in backbone_ids]
-    if still_trainable:
-        total = sum(p.numel() for p in backbone.parameters())
-        return failed(
-            f"{still_trainable:,} of the backbone's {total:,} parameters still have requires_grad=True",
-            "loop over model.backbone.parameters() and set p.requires_grad = False on each",
-        )
-    if head and not any(p.requires_grad for p in head):
-        return failed(
-            "the head is frozen too: nothing would learn the segmentation task",
-            "freeze only model.backbone.parameters(), not model.parameters()",
-        )
-    try:
-        count = int(trainable)
-    except (TypeError, ValueError):
-        return failed(
-            f"trainable should be a number, got {type(trainable).__name__}",
-            "sum(p.numel() for p in model.parameters() if p.requires_grad)",
-        )
-    expected = trainable_parameters(model)
-    if count == expected:
-        frozen = sum(p.numel() for p in backbone.parameters())
-        return passed(
-            f"backbone frozen ({frozen:,} parameters); {expected:,} trainable parameters left in the head"
-        )
-    if count == sum(p.numel() for p in model.parameters()):
-        return failed(
-            f"{count:,} is every parameter of the model, frozen ones included",
-            "keep only the parameters with p.requires_grad",
-        )
-    if count == sum(1 for p in model.parameters() if p.requires_grad):
-        return failed(f"{count} counts parameter tensors, not the numbers inside them", "use p.numel()")
-    return failed(
-        f"{count:,} is not the number of trainable parameters",
-        "sum(p.numel() for p in model.parameters() if p.requires_grad)",
-    )
+# -- transfer or memory ------------------------------------------------------------------------------------
 
 
-def check_imagenet_normalisation(normalised, image: torch.Tensor) -> CheckResult:
-    """Check ``normalised`` == ``(image - IMAGENET_MEAN) / IMAGENET_STD`` per channel (image ``3 x H x W`` in [0, 1])."""
-    from segedu.models.pretrained import IMAGENET_MEAN, IMAGENET_STD
+def memory_tracks(pretrained_on, classes_by_track: dict[str, tuple[str, ...]]) -> set[str]:
+    """Tracks with at least one class (background aside) among the pretraining classes ``pretrained_on``."""
+    seen = set(pretrained_on)
+    return {track for track, classes in classes_by_track.items() if seen & (set(classes) - {BACKGROUND})}
 
-    if _not_done(normalised):
-        return failed(NOT_DONE, "subtract the mean and divide by the standard deviation, channel by channel")
-    problem = expect_tensor(normalised, "the normalised image", tuple(image.shape))
+
+def check_memory_tracks(answer, pretrained_on, classes_by_track: dict[str, tuple[str, ...]]) -> CheckResult:
+    """Check ``answer``: the tracks of ``classes_by_track`` (track -> class names) that share a class with
+    ``pretrained_on`` (the classes the backbone was pretrained on, from its checkpoint's meta)."""
+    if _not_done(answer):
+        return failed(NOT_DONE, "compare each track's classes with meta['metadata']['pretrained_on']")
+    chosen, problem = _names(answer, "track names")
     if problem is not None:
         return problem
-    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
-    want = (image - mean) / std
-    if torch.allclose(normalised.float(), want, atol=1e-5):
-        return passed("normalised like ImageNet's training images (mean ~0, std ~1 per channel)")
-    if torch.allclose(normalised.float(), image * std + mean, atol=1e-5):
-        return failed(
-            "that is the inverse: it multiplies by the std and adds the mean",
-            "normalising is (image - mean) / std",
-        )
-    if torch.allclose(normalised.float(), (image - mean.flip(0)) / std.flip(0), atol=1e-5):
-        return failed("the channels are in the wrong order", "mean and std are given in R, G, B order")
-    if torch.allclose(normalised.float(), image - mean, atol=1e-5):
-        return failed("the mean is subtracted but the division by the std is missing")
-    return failed(
-        "the values differ from (image - mean) / std",
-        "torch.tensor(IMAGENET_MEAN).view(3, 1, 1) broadcasts over a 3 x H x W image",
-    )
+    expected = memory_tracks(pretrained_on, classes_by_track)
+    seen = set(pretrained_on)
+    if chosen == expected:
+        shared = {track: sorted(seen & set(classes_by_track[track])) for track in sorted(expected)}
+        which = "; ".join(f"{track}: {', '.join(names)}" for track, names in shared.items()) or "none"
+        return passed(f"tracks whose classes the backbone has seen: {which}. A pretrained-vs-scratch comparison "
+                      f"there would partly measure memory, not transfer")
+    all_classes = {name for classes in classes_by_track.values() for name in classes}
+    if chosen and chosen <= all_classes and not chosen & set(classes_by_track):
+        return failed("those are class names; the question asks for tracks",
+                      f"tracks are the keys of the table: {', '.join(classes_by_track)}")
+    unknown = sorted(chosen - set(classes_by_track))
+    if unknown:
+        return failed(f"{', '.join(unknown)}: not a track", f"the tracks are {', '.join(classes_by_track)}")
+    extra = sorted(chosen - expected)
+    if extra:
+        track = extra[0]
+        return failed(f"{track}'s classes ({', '.join(c for c in classes_by_track[track] if c != BACKGROUND)}) are "
+                      f"none of the pretraining classes ({', '.join(pretrained_on)})",
+                      "a track belongs in the answer only if one of its classes was a pretraining class")
+    missing = sorted(expected - chosen)
+    track = missing[0]
+    shared = sorted(seen & set(classes_by_track[track]))
+    return failed(f"{track} is missing: its class {', '.join(shared)} is one of the pretraining classes",
+                  "look at every class of every track, not only at the shapes track's")
 
 
-def check_where_pretraining_matters(answer, results: dict) -> CheckResult:
-    """Check ``answer``: the number of labelled scenes with the largest mIoU gain of pretraining.
+# -- loading a checkpoint into the backbone ------------------------------------------------------------------
 
-    ``results``: labelled scenes -> ``{"pretrained": mIoU, "scratch": mIoU}``, as the notebook printed.
+
+def _fresh_model(num_classes: int = 3) -> nn.Module:
+    from segedu.models import build
+
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(12345)  # the same random start every time, without disturbing the notebook's seed
+    try:
+        return build("fcn8s", num_classes)
+    finally:
+        torch.random.set_rng_state(generator_state)
+
+
+def _same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[name], b[name]) for name in a)
+
+
+def check_backbone_loading(function, state_dict: dict) -> CheckResult:
+    """Check ``function(model, state_dict)``: it puts ``state_dict`` (a course backbone's checkpoint, read with
+    :func:`segedu.files.load`) into ``model.backbone`` of an FCN-8s, in place, and leaves the head alone.
+
+    The checker calls ``function`` on a fresh FCN-8s and a copy of ``state_dict``, and diagnoses the usual
+    mistakes: loading into the whole model (the names lack the ``backbone.`` prefix), ``strict=False`` that
+    silently loads nothing, a new model built instead of the one given, a head that changed too.
     """
+    if _not_done(function):
+        return failed(NOT_DONE, "define load_backbone_weights(model, state_dict)")
+    if not callable(function):
+        return failed(f"load_backbone_weights should be a function, got {type(function).__name__}",
+                      "pass the function itself, without brackets")
+    if not isinstance(state_dict, dict) or not state_dict:
+        return failed("state_dict should be the checkpoint's dict of tensors",
+                      "state_dict, meta = segedu.files.load(weights_file)")
+    model = _fresh_model()
+    before = copy.deepcopy(model.state_dict())
+    head_names = [name for name in before if not name.startswith("backbone.")]
+    try:
+        returned = function(model, {name: tensor.clone() for name, tensor in state_dict.items()})
+    except RuntimeError as error:
+        text = str(error)
+        if "Unexpected key" in text:
+            return failed("load_state_dict on the whole model found names it does not know: the file's names "
+                          f"('{next(iter(state_dict))}', ...) are the backbone's own, the model's start with "
+                          "'backbone.'", "load into the part the file was saved from: model.backbone")
+        if "Missing key" in text:
+            return failed("the file holds no weights for the head, so a strict load of the whole model fails",
+                          "load into model.backbone; the head starts from random weights")
+        return failed(f"load_backbone_weights raised RuntimeError: {text.splitlines()[0][:200]}",
+                      "print a few names of state_dict and of model.state_dict() and compare them")
+    except Exception as error:  # the learner's code: report it instead of crashing the notebook
+        return failed(f"load_backbone_weights raised {type(error).__name__}: {str(error)[:200]}",
+                      "try model.backbone.load_state_dict(state_dict)")
+    if isinstance(returned, nn.Module) and returned is not model:
+        return failed("the function returned another model: the one it was given is unchanged",
+                      "load into the model passed as an argument (in place), do not build a new one")
+    after = model.state_dict()
+    backbone = {name.removeprefix("backbone."): tensor for name, tensor in after.items() if name.startswith("backbone.")}
+    if _same(after, before):
+        keys = getattr(returned, "unexpected_keys", None)
+        if keys:
+            return failed(f"nothing was loaded: with strict=False, load_state_dict skipped all {len(keys)} names, "
+                          "none of which is a name of the model", "load into model.backbone, whose names are the "
+                          "file's, and keep strict=True: then a mismatch raises instead of passing silently")
+        return failed("not done yet, or nothing was loaded: the model's weights did not change",
+                      "load the tensors into the part of the model they were saved from (its backbone)")
+    if not all(torch.equal(after[name], before[name]) for name in head_names):
+        return failed("the head's weights changed too: only the backbone was pretrained",
+                      "load into model.backbone and leave the rest of the model as it is")
+    if backbone.keys() != state_dict.keys() or not all(torch.equal(backbone[n], state_dict[n]) for n in state_dict):
+        differ = [n for n in state_dict if n not in backbone or not torch.equal(backbone[n], state_dict[n])]
+        return failed(f"{len(differ)} of the backbone's {len(state_dict)} tensors differ from the file's "
+                      f"(e.g. {differ[0]})", "load every tensor of the file: model.backbone.load_state_dict(state_dict)")
+    values = sum(tensor.numel() for tensor in state_dict.values())
+    head = sum(p.numel() for name, p in model.named_parameters() if not name.startswith("backbone."))
+    return passed(f"the backbone holds the file's {len(state_dict)} tensors ({values:,} numbers, BatchNorm's running "
+                  f"statistics included); the head's {head:,} parameters keep their random start")
+
+
+# -- what a frozen backbone still changes ----------------------------------------------------------------------
+
+
+def changed_tensors(backbone: nn.Module, start: dict) -> set[str]:
+    """Names of ``backbone.state_dict()`` entries that differ from ``start`` (the state it started from)."""
+    return {name for name, tensor in backbone.state_dict().items()
+            if name not in start or not torch.equal(tensor.cpu(), start[name].cpu())}
+
+
+def check_frozen_changes(answer, model: nn.Module, start: dict) -> CheckResult:
+    """Check ``answer``: the names of the tensors of ``model.backbone`` (frozen, then trained) that differ from
+    ``start``, the checkpoint's state_dict it was built from. Names with a ``backbone.`` prefix are accepted."""
     if _not_done(answer):
-        return failed(NOT_DONE, "write one of the numbers of labelled scenes printed above")
-    if not results:
-        return failed("no results to compare yet", "run the training cells above first")
-    gains = {}
-    for labelled, row in results.items():
-        try:
-            gains[labelled] = float(row["pretrained"]) - float(row["scratch"])
-        except (KeyError, TypeError, ValueError):
-            return failed(f"results[{labelled!r}] should hold 'pretrained' and 'scratch' mIoUs, got {row!r}")
-    if any(math.isnan(g) for g in gains.values()):
-        return failed("a result is NaN", "re-run the training cells")
-    best = max(gains, key=gains.get)
-    if answer not in gains:
-        return failed(
-            f"{answer!r} is not one of the labelled-scene counts trained: {list(gains)}",
-            "use a key of the results dict",
-        )
-    if answer == best:
-        return passed(f"with {best} labelled scenes pretraining gained most: {gains[best]:+.3f} mIoU")
-    return failed(
-        f"with {answer} labelled scenes pretraining gained {gains[answer]:+.3f} mIoU; another count gained more",
-        "for each row, subtract the scratch mIoU from the pretrained one and take the largest",
-    )
+        return failed(NOT_DONE, "compare frozen_model.backbone.state_dict() with the checkpoint's state_dict, "
+                                "name by name (torch.equal)")
+    chosen, problem = _names(answer, "tensor names")
+    if problem is not None:
+        return problem
+    backbone = getattr(model, "backbone", None)
+    if not isinstance(backbone, nn.Module):
+        return failed("the model has no .backbone", "pass frozen_model, the model trained with a frozen backbone")
+    chosen = {name.removeprefix("backbone.") for name in chosen}
+    expected = changed_tensors(backbone, start)
+    parameters = {name for name, _ in backbone.named_parameters()}
+    if chosen == expected:
+        kinds = sorted({name.rsplit(".", 1)[-1] for name in expected})
+        if expected and not expected & parameters:
+            return passed(f"{len(expected)} tensors changed, none of them a weight: only {', '.join(kinds)} of the "
+                          f"BatchNorm layers. requires_grad=False stops the optimiser, not the running averages "
+                          f"that BatchNorm updates on every batch in training mode")
+        return passed(f"{len(expected)} tensors changed ({', '.join(kinds) or 'none'})")
+    unknown = sorted(chosen - set(backbone.state_dict()))
+    if unknown:
+        return failed(f"{unknown[0]} is not a name of the backbone's state_dict",
+                      "take the names from frozen_model.backbone.state_dict()")
+    if not chosen and expected:
+        return failed("you found no change, but some tensors did change: model.parameters() holds only the "
+                      "weights and biases", "compare the whole state_dict(): it also holds BatchNorm's buffers")
+    if chosen & parameters - expected:
+        return failed(f"{sorted(chosen & parameters - expected)[0]} is a frozen parameter: it did not change",
+                      "list only the names whose tensors differ (torch.equal is False)")
+    missing = expected - chosen
+    if missing and all(name.endswith("num_batches_tracked") for name in missing):
+        return failed("the num_batches_tracked counters changed too (each counts the batches BatchNorm has seen)",
+                      "compare every entry of the state_dict, integer ones included, with torch.equal")
+    if chosen - expected:
+        return failed(f"{sorted(chosen - expected)[0]} did not change", "keep only the names whose tensors differ")
+    return failed(f"{len(missing)} changed tensors are missing, e.g. {sorted(missing)[0]}",
+                  "compare every entry of frozen_model.backbone.state_dict() with the checkpoint's")

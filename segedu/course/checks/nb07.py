@@ -1,10 +1,10 @@
-"""Checkers for notebook 07 (real photographs): trimaps to course labels, ignored pixels."""
+"""Checkers for notebook 07 (real photographs): trimaps to course labels, the scores of predicting background."""
 
 from __future__ import annotations
 
 import torch
 
-from segedu.course.checks import CheckResult, expect_close, expect_tensor, failed, passed
+from segedu.course.checks import CheckResult, expect_tensor, failed, passed
 
 IGNORE = 255
 
@@ -83,37 +83,74 @@ def check_trimap_to_classes(function) -> CheckResult:
     return failed(f"wrong class ids for trimap values {wrong}", "pet -> 1, background -> 0, border -> 255")
 
 
-def check_ignored_fraction(value, masks: torch.Tensor) -> CheckResult:
-    """Check the fraction of pixels of ``masks`` (``N x H x W``) labelled 255 (ignored)."""
-    if value is None or value is Ellipsis:
-        return _not_done(
-            "ignored_fraction is still a placeholder",
-            "compare the masks with 255 and take the mean of that boolean tensor (as float)",
-        )
+def background_baseline(masks: torch.Tensor, num_classes: int) -> tuple[float, float]:
+    """``(pixel accuracy, mIoU)`` of predicting background (class 0) at every pixel of ``masks`` (``N x H x W``).
+
+    Pixels labelled 255 count in neither score; the mIoU averages the IoU of the classes present in the
+    truth or the prediction (as :class:`segedu.metrics.ConfusionMatrix` does).
+    """
+    from segedu.metrics import ConfusionMatrix
+
+    confusion = ConfusionMatrix(num_classes).update(torch.zeros_like(masks, dtype=torch.long), masks.long())
+    return confusion.pixel_accuracy(), confusion.miou()
+
+
+def _number(value, name: str):
+    """``(float, None)`` or ``(None, a failing result)``."""
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
-            return failed(
-                f"ignored_fraction should be one number, got a tensor of shape {tuple(value.shape)}",
-                "average over every pixel of every mask, not per image",
-            )
+            return None, failed(f"{name} should be one number, got a tensor of shape {tuple(value.shape)}",
+                                "average over every labelled pixel of every mask at once, not per image")
         value = value.item()
     try:
-        value = float(value)
+        return float(value), None
     except (TypeError, ValueError):
-        return failed(f"ignored_fraction should be a number, got {type(value).__name__}", "use .item()")
-    expected = float((masks == IGNORE).float().mean())
-    if abs(value - expected) <= 1e-6:
-        return passed(f"ignored_fraction = {value:.4f}: {value:.2%} of the pixels are ignored")
-    if abs(value - 100 * expected) <= 1e-4:
-        return failed(f"{value:.3g} looks like a percentage", "give a fraction between 0 and 1")
-    if abs(value - (1 - expected)) <= 1e-6:
-        return failed(
-            f"{value:.4f} is the fraction of labelled pixels", "count the pixels equal to 255 instead"
-        )
-    if abs(value - float((masks == IGNORE).sum())) <= 0.5:
-        return failed(
-            f"{value:.0f} is the number of ignored pixels", "divide by the number of pixels (masks.numel())"
-        )
-    return expect_close(
-        value, expected, "ignored_fraction", 1e-6, "(masks == 255).float().mean() over all the masks at once"
-    )
+        return None, failed(f"{name} should be a number, got {type(value).__name__}", "use .item() on a tensor")
+
+
+def check_background_baseline(accuracy, miou, masks: torch.Tensor, num_classes: int) -> CheckResult:
+    """Check the pixel accuracy and mIoU of a "model" that predicts background everywhere on ``masks``.
+
+    ``masks``: ``N x H x W`` class ids, 255 ignored; ``num_classes``: the number of classes of the data.
+    """
+    if accuracy is None or accuracy is Ellipsis or miou is None or miou is Ellipsis:
+        return _not_done("the two scores are still placeholders",
+                         "the prediction is torch.zeros_like(masks); score it on the pixels that are not 255")
+    accuracy, problem = _number(accuracy, "the pixel accuracy")
+    if problem is None:
+        miou, problem = _number(miou, "the mIoU")
+    if problem is not None:
+        return problem
+    labelled = masks != IGNORE
+    want_accuracy, want_miou = background_baseline(masks, num_classes)
+    right_accuracy, right_miou = abs(accuracy - want_accuracy) <= 1e-4, abs(miou - want_miou) <= 1e-4
+    if right_accuracy and right_miou:
+        return passed(f"predicting background everywhere scores pixel accuracy {want_accuracy:.3f} but mIoU only "
+                      f"{want_miou:.3f}: compare both with the trained models' rows above")
+    if abs(accuracy - want_miou) <= 1e-4 and abs(miou - want_accuracy) <= 1e-4 and want_miou != want_accuracy:
+        return failed("the two scores are swapped", "accuracy first, then mIoU")
+    if not right_accuracy:
+        everything = float((masks == 0).float().mean())
+        if abs(accuracy - 100 * want_accuracy) <= 1e-2:
+            return failed(f"{accuracy:.3g} looks like a percentage", "give a fraction between 0 and 1")
+        if labelled.any() and not labelled.all() and abs(accuracy - everything) <= 1e-4:
+            return failed(f"{accuracy:.4f} divides by every pixel, the ignored ones (255) included",
+                          "count only the labelled pixels: masks != 255")
+        if abs(accuracy - (1 - want_accuracy)) <= 1e-4:
+            return failed(f"{accuracy:.4f} is the fraction of pixels that are NOT background",
+                          "the prediction is right where the mask is 0")
+        return failed(f"the pixel accuracy {accuracy:.4f} is not right",
+                      "right pixels / labelled pixels: ((masks == 0) & (masks != 255)).sum() / (masks != 255).sum()")
+    present = [c for c in range(num_classes) if bool((masks[labelled] == c).any()) or c == 0]
+    background_iou = want_accuracy  # background predicted on every labelled pixel: union = all labelled pixels
+    if abs(miou - 100 * want_miou) <= 1e-2:
+        return failed(f"{miou:.3g} looks like a percentage", "give a fraction between 0 and 1")
+    if abs(miou - background_iou) <= 1e-4 and len(present) > 1:
+        return failed(f"{miou:.4f} is the background's IoU alone",
+                      f"the other {len(present) - 1} class(es) in the masks have IoU 0, and they count in the mean")
+    if abs(miou - background_iou / num_classes) <= 1e-4 and len(present) < num_classes:
+        return failed(f"{miou:.4f} averages over all {num_classes} classes, also those absent from the masks and "
+                      f"the prediction", f"a class absent from both has no IoU and is left out: average over the "
+                      f"{len(present)} present classes")
+    return failed(f"the mIoU {miou:.4f} is not right", "IoU per class = intersection / union over the labelled "
+                  "pixels; average over the classes present in the masks or the prediction")
