@@ -1,62 +1,91 @@
-"""Checkers of notebook 03: each passes the right answer and explains typical wrong ones."""
+"""Checkers of notebook 03: each passes the right answer and diagnoses the typical wrong ones."""
 
 import torch
-from torch import nn
+import torch.nn.functional as F
 
 from segedu.course.checks import nb03
-from segedu.models import bilinear_kernel
 
 
-def test_conv_output_size():
-    assert nb03.check_conv_output_size(lambda s, k, st, p: (s + 2 * p - k) // st + 1)
-    assert "not done yet" in nb03.check_conv_output_size(...).message
-    no_plus_one = nb03.check_conv_output_size(lambda s, k, st, p: (s + 2 * p - k) // st)
-    assert not no_plus_one and "+ 1" in no_plus_one.hint
-    rounds_up = nb03.check_conv_output_size(lambda s, k, st, p: -(-(s + 2 * p - k) // st) + 1)
-    assert not rounds_up and "rounds down" in rounds_up.hint
-    true_division = nb03.check_conv_output_size(lambda s, k, st, p: (s + 2 * p - k) / st + 1)
-    assert not true_division and "//" in true_division.hint
-    crashes = nb03.check_conv_output_size(lambda s, k, st, p: s / 0)
+def exact_upsampling(kernel, stride):
+    padding = (kernel - stride + 1) // 2
+    return padding, 2 * padding - (kernel - stride)
+
+
+def test_exact_upsampling_passes_the_right_answer_and_any_other_valid_one():
+    assert nb03.check_exact_upsampling(exact_upsampling)
+    # (3, 3): (0, 0) and (1, 2) both give exactly 3n; a valid answer that is not the smallest padding passes too
+    assert nb03.check_exact_upsampling(lambda k, s: (1, 2) if (k, s) == (3, 3) else exact_upsampling(k, s))
+    assert "(1, 1)" in nb03.check_exact_upsampling(exact_upsampling).message
+
+
+def test_exact_upsampling_diagnoses_the_typical_mistakes():
+    assert "not done yet" in nb03.check_exact_upsampling(...).message
+    assert "not done yet" in nb03.check_exact_upsampling(lambda k, s: ...).message
+    same_conv_padding = nb03.check_exact_upsampling(lambda k, s: ((k - 1) // 2, 0))  # padding of a 'same' conv
+    assert not same_conv_padding and "one pixel short" in same_conv_padding.hint
+    assert "output_padding" in same_conv_padding.hint
+    floor_and_remainder = nb03.check_exact_upsampling(lambda k, s: ((k - s) // 2, (k - s) % 2))
+    assert not floor_and_remainder and "2 * padding - output_padding = kernel - stride" in floor_and_remainder.hint
+    too_large = nb03.check_exact_upsampling(lambda k, s: (2, 3) if (k, s) == (4, 2) else exact_upsampling(k, s))
+    assert not too_large and "as large as the stride" in too_large.message
+    negative = nb03.check_exact_upsampling(lambda k, s: (-1, 0))
+    assert not negative and "negative" in negative.message
+    only_padding = nb03.check_exact_upsampling(lambda k, s: (k - s) // 2)
+    assert not only_padding and "not a pair" in only_padding.message
+    floats = nb03.check_exact_upsampling(lambda k, s: ((k - s) / 2, 0))
+    assert not floats and "ints" in floats.message
+    crashes = nb03.check_exact_upsampling(lambda k, s: 1 / 0)
     assert not crashes and "ZeroDivisionError" in crashes.message
-    assert "not done" in nb03.check_conv_output_size(lambda *args: None).message
+    assert not nb03.check_exact_upsampling(42)
 
 
-def test_upsampler_no_checkerboard():
-    assert nb03.check_upsampler_no_checkerboard(4, 2, 1)
-    assert nb03.check_upsampler_no_checkerboard(2, 2, 0)
-    assert "not done yet" in nb03.check_upsampler_no_checkerboard(..., 2, ...).message
-    checkerboard = nb03.check_upsampler_no_checkerboard(3, 2, 0)
-    assert not checkerboard  # wrong size first
-    odd = nb03.check_upsampler_no_checkerboard(6, 2, 2)
-    assert odd  # 6 is a multiple of 2 and (8-1)*2 - 4 + 6 = 16
-    wrong_size = nb03.check_upsampler_no_checkerboard(4, 2, 0)
-    assert not wrong_size and "kernel_size - 2 * padding = stride" in wrong_size.hint
-    uneven = nb03.check_upsampler_no_checkerboard(5, 3, 1)  # (8-1)*3 - 2 + 5 = 24 = 3*8, but 5 % 3 != 0
-    assert not uneven and "checkerboard" in uneven.message
-    assert not nb03.check_upsampler_no_checkerboard(4, 1, 1)
-    assert not nb03.check_upsampler_no_checkerboard(4.0, 2, 1)
+def flat_block(weight, stride, padding):
+    kernel = weight.shape[-1]
+    block = torch.zeros(stride, stride, dtype=weight.dtype)
+    for a in range(stride):
+        for b in range(stride):
+            rows = [t for t in range(kernel) if (t - a - padding) % stride == 0]
+            cols = [u for u in range(kernel) if (u - b - padding) % stride == 0]
+            block[a, b] = weight[rows][:, cols].sum()
+    return block
 
 
-def _upsampler(weight, bias=False):
-    conv = nn.ConvTranspose2d(1, 1, 4, stride=2, padding=1, bias=bias)
-    with torch.no_grad():
-        conv.weight.copy_(weight)
-        if bias:
-            conv.bias.fill_(0.5)
-    return conv
+def test_flat_input_block_measured_is_what_the_layer_outputs_everywhere_inside():
+    weight = torch.arange(9.0).view(3, 3)
+    block = nb03.flat_input_block_measured(weight, 2, 1)
+    out = F.conv_transpose2d(torch.ones(1, 1, 10, 10), weight.view(1, 1, 3, 3), stride=2, padding=1)[0, 0]
+    interior = out[4:14, 4:14]
+    assert torch.equal(interior, block.repeat(5, 5))
+    # all-ones kernel 3: the 4, 2, 2, 1 pattern of the overlap counts; all-ones kernel 4: flat
+    assert nb03.flat_input_block_measured(torch.ones(3, 3), 2, 1).tolist() == [[1, 2], [2, 4]]
+    assert nb03.flat_input_block_measured(torch.ones(4, 4), 2, 1).tolist() == [[4, 4], [4, 4]]
 
 
-def test_bilinear_upsampler():
-    assert nb03.check_bilinear_upsampler(_upsampler(bilinear_kernel(2)))
-    assert "not done yet" in nb03.check_bilinear_upsampler(None).message
-    assert not nb03.check_bilinear_upsampler(nn.Conv2d(1, 1, 3))
-    unnormalised = nb03.check_bilinear_upsampler(_upsampler(2 * bilinear_kernel(2)))
-    assert not unnormalised and "sum should be 4" in unnormalised.hint
-    with_bias = nb03.check_bilinear_upsampler(_upsampler(bilinear_kernel(2), bias=True))
-    assert not with_bias and "bias" in with_bias.hint
-    wrong_size = nb03.check_bilinear_upsampler(nn.ConvTranspose2d(1, 1, 4, stride=2, padding=0))
-    assert not wrong_size and "expected" in wrong_size.message
-    conv4 = nn.ConvTranspose2d(1, 1, 8, stride=4, padding=2, bias=False)
-    with torch.no_grad():
-        conv4.weight.copy_(bilinear_kernel(4))
-    assert nb03.check_bilinear_upsampler(conv4, factor=4)
+def test_flat_input_block_passes_the_right_answer():
+    assert nb03.check_flat_input_block(flat_block)
+    assert nb03.check_flat_input_block(nb03.flat_input_block_measured)
+    assert nb03.check_flat_input_block(lambda w, s, p: flat_block(w, s, p).tolist())  # nested lists are fine
+
+
+def test_flat_input_block_diagnoses_the_typical_mistakes():
+    assert "not done yet" in nb03.check_flat_input_block(...).message
+    assert "not done yet" in nb03.check_flat_input_block(lambda w, s, p: None).message
+    counts = nb03.check_flat_input_block(lambda w, s, p: flat_block(torch.ones_like(w), s, p))
+    assert not counts and "counted" in counts.message
+    no_padding = nb03.check_flat_input_block(lambda w, s, p: flat_block(w, s, 0))
+    assert not no_padding and "padding out" in no_padding.message
+    flipped = nb03.check_flat_input_block(lambda w, s, p: flat_block(w.flip(-1, -2), s, p))
+    assert not flipped and "flipped" in flipped.message and "zero-insertion" in flipped.hint
+    swapped = nb03.check_flat_input_block(lambda w, s, p: flat_block(w, s, p).T)
+    assert not swapped and "rows and columns" in swapped.message
+    average = nb03.check_flat_input_block(lambda w, s, p: torch.full((s, s), float(w.sum()) / s**2))
+    assert not average and "average" in average.message
+    total = nb03.check_flat_input_block(lambda w, s, p: torch.full((s, s), float(w.sum())))
+    assert not total and "sum of all the weights" in total.message
+    wrong_shape = nb03.check_flat_input_block(lambda w, s, p: torch.zeros(2 * s, 2 * s))
+    assert not wrong_shape and "shape" in wrong_shape.message
+    other = nb03.check_flat_input_block(lambda w, s, p: flat_block(w, s, p) + 1)
+    assert not other and "(o + padding - t) % stride" in other.hint
+    crashes = nb03.check_flat_input_block(lambda w, s, p: w[100])
+    assert not crashes and "IndexError" in crashes.message
+    assert not nb03.check_flat_input_block("block")

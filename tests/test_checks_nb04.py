@@ -1,8 +1,11 @@
 """Checkers of notebook 04: each passes the right answer and explains typical wrong ones."""
 
+import torch
 import torch.nn.functional as F
+from torch import nn
 
 from segedu.course.checks import nb04
+from segedu.data import SyntheticScenes
 
 RIGHT = {"score32": (3, 3), "up32to16": (6, 6), "score16": (6, 6), "fused16": (6, 6), "logits": (96, 96)}
 
@@ -26,27 +29,120 @@ def test_fcn16s_shapes():
     assert not nb04.check_fcn16s_shapes({**RIGHT, "logits": "big"})
 
 
-def test_skip_fusion():
-    assert nb04.check_skip_fusion(lambda coarse, skip, up, score: up(coarse) + score(skip))
-    assert "not done yet" in nb04.check_skip_fusion(...).message
-    assert "not done yet" in nb04.check_skip_fusion(lambda *args: ...).message
-    no_upsampling = nb04.check_skip_fusion(lambda coarse, skip, up, score: coarse + score(skip))
-    assert not no_upsampling and "RuntimeError" in no_upsampling.message
-    unscored = nb04.check_skip_fusion(lambda coarse, skip, up, score: up(coarse) + skip)
-    assert not unscored
-    concatenated = nb04.check_skip_fusion(
-        lambda coarse, skip, up, score: __import__("torch").cat([up(coarse), score(skip)], 1))
-    assert not concatenated and "do not concatenate" in concatenated.hint
-    interpolated = nb04.check_skip_fusion(
-        lambda coarse, skip, up, score: F.interpolate(coarse, scale_factor=2, mode="bilinear") + score(skip))
-    assert not interpolated and "border" in interpolated.hint
-    coarse_only = nb04.check_skip_fusion(lambda coarse, skip, up, score: up(coarse))
-    assert not coarse_only and "differs" in coarse_only.message
+def sum_as_concat_conv(score_a, score_b):
+    conv = nn.Conv2d(score_a.in_channels + score_b.in_channels, score_a.out_channels, 1)
+    with torch.no_grad():
+        conv.weight.copy_(torch.cat([score_a.weight, score_b.weight], dim=1))
+        conv.bias.copy_(score_a.bias + score_b.bias)
+    return conv
 
 
-def test_boundary_choice():
-    assert nb04.check_boundary_choice("fcn8s") and nb04.check_boundary_choice("FCN-8s")
-    assert "not done yet" in nb04.check_boundary_choice(...).message
-    wrong = nb04.check_boundary_choice("fcn32s")
-    assert not wrong and wrong.hint
-    assert not nb04.check_boundary_choice("unet")
+def _conv(weight, bias):
+    conv = nn.Conv2d(weight.shape[1], weight.shape[0], 1, bias=bias is not None)
+    with torch.no_grad():
+        conv.weight.copy_(weight)
+        if bias is not None:
+            conv.bias.copy_(bias)
+    return conv
+
+
+def test_sum_as_concat_conv_passes_the_right_answer():
+    result = nb04.check_sum_as_concat_conv(sum_as_concat_conv)
+    assert result and "U-Net" in result.message
+
+
+def test_sum_as_concat_conv_diagnoses_the_typical_mistakes():
+    assert "not done yet" in nb04.check_sum_as_concat_conv(...).message
+    assert "not done yet" in nb04.check_sum_as_concat_conv(lambda a, b: None).message
+    one_bias = nb04.check_sum_as_concat_conv(
+        lambda a, b: _conv(torch.cat([a.weight, b.weight], 1), a.bias))
+    assert not one_bias and "bias" in one_bias.message and "score_a.bias + score_b.bias" in one_bias.hint
+    no_bias = nb04.check_sum_as_concat_conv(lambda a, b: _conv(torch.cat([a.weight, b.weight], 1), None))
+    assert not no_bias and "both biases" in no_bias.hint
+    swapped = nb04.check_sum_as_concat_conv(
+        lambda a, b: _conv(torch.cat([b.weight, a.weight], 1), a.bias + b.bias))
+    assert not swapped  # 5 + 3 channels: the first case already differs
+    equal_channels_swapped = nb04.check_sum_as_concat_conv(
+        lambda a, b: _conv(torch.cat([b.weight, a.weight], 1), a.bias + b.bias)
+        if a.in_channels == b.in_channels else sum_as_concat_conv(a, b))
+    assert not equal_channels_swapped and "wrong order" in equal_channels_swapped.message
+    along_outputs = nb04.check_sum_as_concat_conv(
+        lambda a, b: nn.Conv2d(a.in_channels + b.in_channels, 2 * a.out_channels, 1))
+    assert not along_outputs and "dim 1" in along_outputs.hint
+    copy_fails = nb04.check_sum_as_concat_conv(
+        lambda a, b: _conv(torch.cat([a.weight, b.weight], 0), None))
+    assert not copy_fails and "RuntimeError" in copy_fails.message and "dim=1" in copy_fails.hint
+    three_by_three = nb04.check_sum_as_concat_conv(lambda a, b: nn.Conv2d(a.in_channels + b.in_channels,
+                                                                          a.out_channels, 3))
+    assert not three_by_three and "1 x 1" in three_by_three.message
+    assert not nb04.check_sum_as_concat_conv(lambda a, b: a.weight)
+    assert not nb04.check_sum_as_concat_conv(lambda a, b: nn.Conv2d(a.in_channels, a.out_channels, 1))
+
+
+def oracle(masks, class_index, stride):
+    target, labelled = (masks == class_index).float()[:, None], (masks != 255).float()[:, None]
+    votes = F.avg_pool2d(target, stride) > 0.5 * F.avg_pool2d(labelled, stride)
+    predicted = votes.repeat_interleave(stride, -2).repeat_interleave(stride, -1)[:, 0]
+    target, labelled = target[:, 0].bool(), labelled[:, 0].bool()
+    return float((predicted & target & labelled).sum() / ((predicted | target) & labelled).sum())
+
+
+def test_cell_oracle_iou_is_exact_on_a_hand_made_mask():
+    mask = torch.zeros(1, 4, 4, dtype=torch.long)
+    mask[0, :, 1] = 1  # a vertical wire, one pixel wide
+    mask[0, 0, 0] = 1  # the top-left 2 x 2 cell now holds 3 wire pixels of 4: it votes wire
+    assert nb04.cell_oracle_iou_measured(mask, 1, 1) == 1.0
+    # stride 2: only the top-left cell votes wire (4 pixels painted, 3 of them wire); 5 wire pixels in all
+    assert nb04.cell_oracle_iou_measured(mask, 1, 2) == 3 / 6
+    mask[0, 1, 0] = 255  # ignored: the top-left cell has 3 labelled pixels, all wire; 5 labelled wire pixels
+    assert nb04.cell_oracle_iou_measured(mask, 1, 2) == 3 / 5
+
+
+def test_cell_oracle_iou_says_why_stride_8_loses_the_wires():
+    masks = SyntheticScenes("test", "thin", size=64, length=32).batch(range(32))["mask"]
+    wire, gear = 1, 2
+    assert nb04.cell_oracle_iou_measured(masks, wire, 1) == 1.0
+    assert nb04.cell_oracle_iou_measured(masks, wire, 8) < 0.05 < nb04.cell_oracle_iou_measured(masks, gear, 8)
+
+
+def test_cell_oracle_iou_passes_the_right_answer():
+    assert nb04.check_cell_oracle_iou(oracle)
+    assert nb04.check_cell_oracle_iou(nb04.cell_oracle_iou_measured)
+
+
+def test_cell_oracle_iou_diagnoses_the_typical_mistakes():
+    assert "not done yet" in nb04.check_cell_oracle_iou(...).message
+    assert "not done yet" in nb04.check_cell_oracle_iou(lambda m, c, s: None).message
+
+    def any_pixel(masks, class_index, stride):
+        cells = F.max_pool2d((masks == class_index).float()[:, None], stride) > 0
+        predicted = cells.repeat_interleave(stride, -2).repeat_interleave(stride, -1)[:, 0]
+        target, labelled = masks == class_index, masks != 255
+        return float((predicted & target & labelled).sum() / ((predicted | target) & labelled).sum())
+
+    def ignored_vote_against(masks, class_index, stride):
+        cells = F.avg_pool2d((masks == class_index).float()[:, None], stride) > 0.5
+        predicted = cells.repeat_interleave(stride, -2).repeat_interleave(stride, -1)[:, 0]
+        target, labelled = masks == class_index, masks != 255
+        return float((predicted & target & labelled).sum() / ((predicted | target) & labelled).sum())
+
+    def scores_ignored(masks, class_index, stride):
+        target, labelled = (masks == class_index).float()[:, None], (masks != 255).float()[:, None]
+        votes = F.avg_pool2d(target, stride) > 0.5 * F.avg_pool2d(labelled, stride)
+        predicted = votes.repeat_interleave(stride, -2).repeat_interleave(stride, -1)[:, 0]
+        target = target[:, 0].bool()
+        return float((predicted & target).sum() / (predicted | target).sum())
+
+    def recall(masks, class_index, stride):
+        target, labelled = (masks == class_index).float()[:, None], (masks != 255).float()[:, None]
+        votes = F.avg_pool2d(target, stride) > 0.5 * F.avg_pool2d(labelled, stride)
+        predicted = votes.repeat_interleave(stride, -2).repeat_interleave(stride, -1)[:, 0]
+        return float((predicted & target[:, 0].bool()).sum() / target.sum())
+
+    assert "as soon as one of its pixels" in nb04.check_cell_oracle_iou(any_pixel).message
+    assert "ignored pixels as pixels of other classes" in nb04.check_cell_oracle_iou(ignored_vote_against).message
+    assert "scored the ignored pixels" in nb04.check_cell_oracle_iou(scores_ignored).message
+    assert "recall" in nb04.check_cell_oracle_iou(recall).message
+    assert "raised ZeroDivisionError" in nb04.check_cell_oracle_iou(lambda m, c, s: 1 / 0).message
+    assert "not a number" in nb04.check_cell_oracle_iou(lambda m, c, s: "high").message
+    assert not nb04.check_cell_oracle_iou(lambda m, c, s: 0.5)

@@ -1,7 +1,14 @@
-"""Checkers for notebook 03 (down and up): strided-conv sizes, checkerboard-free upsampling, bilinear init.
+"""Checkers for notebook 03 (down and up).
+
+* :func:`check_exact_upsampling` -- the ``padding`` and ``output_padding`` that make a transposed
+  convolution with a given kernel and stride multiply the size exactly by the stride.
+* :func:`check_flat_input_block` -- what a transposed convolution outputs on a flat input, read
+  from its weights: the ``stride x stride`` block that repeats over the interior (a checkerboard
+  unless every block entry is the same).
 
 Each checker takes the learner's answer and returns a :class:`~segedu.course.checks.CheckResult`;
-an unfilled answer (``...`` or ``None``) gives "not done yet", never an exception.
+an unfilled answer (``...`` or ``None``) gives "not done yet", never an exception. Expected values
+are measured with PyTorch's own layers, never computed with the formula the learner is asked for.
 """
 
 from __future__ import annotations
@@ -12,112 +19,160 @@ from torch import nn
 
 from segedu.course.checks import CheckResult, failed, passed
 
-CONV_CASES = (  # (size, kernel, stride, padding) -> output size, as nn.Conv2d computes it
-    (64, 3, 2, 1), (65, 3, 2, 1), (64, 4, 2, 1), (7, 3, 1, 0), (64, 2, 2, 0), (5, 3, 2, 0), (33, 5, 4, 2),
-)
+__all__ = ["check_exact_upsampling", "check_flat_input_block", "flat_input_block_measured", "UPSAMPLING_CASES",
+           "BLOCK_CASES"]
+
+NOT_DONE = "not done yet: replace the ... with your code"
+
+UPSAMPLING_CASES = ((4, 2), (3, 2), (2, 2), (5, 2), (4, 3), (3, 3), (5, 4), (7, 4), (8, 4))
+"""(kernel, stride) pairs the exact-upsampling checker tries."""
+
+INPUT_SIDES = (3, 5, 8)
+"""Input sides every answer must upsample exactly."""
 
 
-def _not_done(answer) -> bool:
-    return answer is None or answer is Ellipsis
+def _not_done(value) -> bool:
+    return value is None or value is Ellipsis
 
 
-def _conv_size(size: int, kernel: int, stride: int, padding: int) -> int:
-    """What ``nn.Conv2d`` gives (measured, not a formula, so the checker cannot share the learner's mistake)."""
-    conv = nn.Conv2d(1, 1, kernel, stride=stride, padding=padding)
+def _transposed_side(side: int, kernel: int, stride: int, padding: int, output_padding: int) -> int:
+    """The output side of ``nn.ConvTranspose2d`` on a ``side x side`` input (measured by running it)."""
+    layer = nn.ConvTranspose2d(1, 1, kernel, stride=stride, padding=padding, output_padding=output_padding,
+                               bias=False)
     with torch.no_grad():
-        return conv(torch.zeros(1, 1, size, size)).shape[-1]
+        return layer(torch.zeros(1, 1, side, side)).shape[-1]
 
 
-def check_conv_output_size(conv_output_size) -> CheckResult:
-    """``conv_output_size(size, kernel, stride, padding) -> int``: the output side of a convolution."""
-    if _not_done(conv_output_size):
-        return failed("not done yet: define conv_output_size(size, kernel, stride, padding)",
-                      "floor((size + 2 * padding - kernel) / stride) + 1")
-    if not callable(conv_output_size):
-        return failed(f"conv_output_size should be a function, got {type(conv_output_size).__name__}")
-    for case in CONV_CASES:
-        expected = _conv_size(*case)
-        size, kernel, stride, padding = case
+def check_exact_upsampling(function) -> CheckResult:
+    """``function(kernel, stride) -> (padding, output_padding)``: a transposed convolution with these settings
+    turns every ``n x n`` map into ``stride * n x stride * n`` (PyTorch accepts them: ``padding >= 0``,
+    ``0 <= output_padding < stride``). Tried on :data:`UPSAMPLING_CASES`; any valid answer passes."""
+    if _not_done(function):
+        return failed(NOT_DONE, "write a function of (kernel, stride) that returns (padding, output_padding)")
+    if not callable(function):
+        return failed(f"expected a function, got {type(function).__name__}",
+                      "pass the function itself (no parentheses)")
+    for kernel, stride in UPSAMPLING_CASES:
+        case = f"kernel {kernel}, stride {stride}"
         try:
-            got = conv_output_size(*case)
-        except Exception as error:  # noqa: BLE001 - report any learner error as a hint
-            return failed(f"conv_output_size{case} raised {type(error).__name__}: {error}")
-        if got is None or got is Ellipsis:
-            return failed("not done yet: conv_output_size returns nothing", "return an int")
-        if isinstance(got, float) and got != int(got):
-            return failed(f"conv_output_size{case} = {got}, not a whole number",
-                          "the division rounds down: use // (integer division)")
-        if got != expected:
-            hint = "floor((size + 2 * padding - kernel) / stride) + 1"
-            if got == expected - 1:
-                hint = "did you forget the + 1 (the first position of the kernel)?"
-            elif got == -(-(size + 2 * padding - kernel) // stride) + 1:
-                hint = "the division rounds down (the kernel never hangs over the padded edge): use //"
-            return failed(f"conv_output_size(size={size}, kernel={kernel}, stride={stride}, padding={padding}) "
-                          f"= {got}, but nn.Conv2d gives {expected}", hint)
-    return passed(f"conv_output_size agrees with nn.Conv2d on {len(CONV_CASES)} cases")
+            answer = function(kernel, stride)
+        except Exception as error:  # noqa: BLE001 - the learner's code: report it, never crash the notebook
+            return failed(f"with {case} your function raised {type(error).__name__}: {error}")
+        if _not_done(answer):
+            return failed(NOT_DONE, "return a pair (padding, output_padding)")
+        if not isinstance(answer, (tuple, list)) or len(answer) != 2:
+            return failed(f"with {case} your function returned {answer!r}, not a pair (padding, output_padding)",
+                          "return two numbers: return padding, output_padding")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in answer):
+            return failed(f"with {case}: padding and output_padding must be ints, got {answer!r}",
+                          "use integer division // (and int(...) if you computed with floats)")
+        padding, output_padding = answer
+        if padding < 0:
+            return failed(f"with {case}: padding {padding} is negative; PyTorch refuses it",
+                          "when kernel - stride is negative, output_padding has to add the missing pixels")
+        if not 0 <= output_padding < stride:
+            return failed(f"with {case}: output_padding {output_padding} is not in 0..{stride - 1}; PyTorch refuses "
+                          "an output_padding as large as the stride",
+                          "output_padding only chooses among the `stride` input sizes that a stride-s convolution "
+                          "maps to the same output; raise padding by 1 and output_padding falls by 2")
+        for side in INPUT_SIDES:
+            got = _transposed_side(side, kernel, stride, padding, output_padding)
+            if got == stride * side:
+                continue
+            message = (f"with {case}, padding {padding} and output_padding {output_padding} turn a {side}-pixel "
+                       f"side into {got} pixels, not {stride * side}")
+            if got == stride * side - 1 and output_padding == 0:
+                return failed(message, f"one pixel short: kernel - stride = {kernel - stride} is odd, so no padding "
+                              "alone can do it; this is what output_padding is for")
+            return failed(message, "padding removes 2 pixels per unit and output_padding adds 1: you need "
+                          "2 * padding - output_padding = kernel - stride")
+    return passed(f"every (kernel, stride) of {len(UPSAMPLING_CASES)} cases multiplies the size exactly by the "
+                  f"stride; for kernel 3, stride 2 you chose {tuple(function(3, 2))}, the encoder-decoder's "
+                  "kernel-3 step uses (1, 1)")
 
 
-def check_upsampler_no_checkerboard(kernel_size, stride, padding, size: int = 8) -> CheckResult:
-    """A transposed convolution (``kernel_size``, ``stride``, ``padding``) that multiplies the size by
-    ``stride`` exactly and spreads its input evenly (flat interior on an all-ones input)."""
-    if any(_not_done(value) for value in (kernel_size, stride, padding)):
-        return failed("not done yet: set kernel_size, stride and padding",
-                      "the output side is (size - 1) * stride - 2 * padding + kernel_size")
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (kernel_size, stride, padding)):
-        return failed("kernel_size, stride and padding should be ints")
-    if stride < 2:
-        return failed(f"stride {stride} does not upsample", "use stride 2 to double the size")
-    if kernel_size < 1 or padding < 0:
-        return failed(f"kernel_size must be >= 1 and padding >= 0, got {kernel_size} and {padding}")
-    conv = nn.ConvTranspose2d(1, 1, kernel_size, stride=stride, padding=padding, bias=False)
-    with torch.no_grad():
-        conv.weight.fill_(1.0)
+BLOCK_CASES = ((3, 2, 1), (4, 2, 1), (4, 2, 0), (5, 3, 1), (6, 3, 0), (3, 2, 0))
+"""(kernel, stride, padding) of the layers the flat-input checker tries, each with random weights."""
+
+
+def flat_input_block_measured(weight: torch.Tensor, stride: int, padding: int) -> torch.Tensor:
+    """The ``stride x stride`` block repeating over the interior of ``F.conv_transpose2d`` on an all-ones map.
+
+    ``weight``: ``k x k``. Entry ``[a, b]`` is the output at interior pixels ``(i, j)`` with
+    ``i % stride == a`` and ``j % stride == b``; measured by running the transposed convolution.
+    """
+    kernel = weight.shape[-1]
+    side = 2 * kernel + 4  # enough input for an interior of several blocks
+    out = F.conv_transpose2d(torch.ones(1, 1, side, side, dtype=weight.dtype), weight.view(1, 1, kernel, kernel),
+                             stride=stride, padding=padding)[0, 0]
+    start = stride * (-(-(kernel + padding) // stride))  # the first block-aligned index past the edge effects
+    return out[start:start + stride, start:start + stride].clone()
+
+
+def _block_mistakes(weight: torch.Tensor, stride: int, padding: int) -> dict[str, tuple[torch.Tensor, str]]:
+    """What typical wrong answers give: ``{mistake: (block, hint)}``."""
+    return {
+        "counted the kernel copies that land on each pixel, without their weights": (
+            flat_input_block_measured(torch.ones_like(weight), stride, padding),
+            "each copy is the kernel multiplied by the input value (1 here): add the weights, not 1 per tap"),
+        "left the padding out": (
+            flat_input_block_measured(weight, stride, 0),
+            "padding crops the output's first rows, which shifts which taps reach which output pixel: output "
+            "pixel o is reached by the taps t with (o + padding - t) % stride == 0"),
+        "flipped the kernel": (
+            flat_input_block_measured(weight.flip(-1, -2), stride, padding),
+            "a transposed convolution pastes the kernel as it is; the flip belongs to the zero-insertion view, "
+            "where an ordinary convolution reads the pasted copies back"),
+        "swapped rows and columns": (
+            flat_input_block_measured(weight, stride, padding).T,
+            "block[a, b] is the output at rows i % stride == a and columns j % stride == b: kernel rows go with "
+            "output rows"),
+        "gave every pixel the average over the block": (
+            torch.full((stride, stride), float(weight.sum()) / stride**2, dtype=weight.dtype),
+            "a flat output would need every phase to receive the same sum; compute each phase's own taps"),
+        "gave every pixel the sum of all the weights": (
+            torch.full((stride, stride), float(weight.sum()), dtype=weight.dtype),
+            f"with stride {stride} only one tap in {stride} along each axis reaches a given pixel"),
+    }
+
+
+def check_flat_input_block(function) -> CheckResult:
+    """``function(weight k x k, stride, padding) -> stride x stride tensor``: the block that repeats over the
+    interior when a 1-channel transposed convolution with ``weight`` runs on an all-ones map (see
+    :func:`flat_input_block_measured`). Tried on :data:`BLOCK_CASES` with random weights."""
+    if _not_done(function):
+        return failed(NOT_DONE, "write a function of (weight, stride, padding) that returns a stride x stride tensor")
+    if not callable(function):
+        return failed(f"expected a function, got {type(function).__name__}",
+                      "pass the function itself (no parentheses)")
+    generator = torch.Generator().manual_seed(3)
+    for kernel, stride, padding in BLOCK_CASES:
+        weight = torch.randint(-3, 6, (kernel, kernel), generator=generator).double()
+        case = f"kernel {kernel}, stride {stride}, padding {padding}"
         try:
-            out = conv(torch.ones(1, 1, size, size))[0, 0]
-        except RuntimeError as error:
-            return failed(f"this transposed convolution cannot run: {error}", "use a smaller padding")
-    if out.shape[-1] != stride * size:
-        return failed(f"a {size}x{size} input gives {out.shape[-1]}x{out.shape[-1]}, not "
-                      f"{stride * size}x{stride * size}",
-                      "(size - 1) * stride - 2 * padding + kernel_size must equal stride * size: "
-                      "kernel_size - 2 * padding = stride")
-    margin = kernel_size
-    interior = out[margin:-margin, margin:-margin]
-    if interior.numel() and interior.max() != interior.min():
-        return failed(f"the interior is not flat: contributions per pixel range from {int(interior.min())} "
-                      f"to {int(interior.max())} (a checkerboard)",
-                      "make kernel_size a multiple of the stride, so that every output pixel gets as many taps")
-    return passed(f"kernel {kernel_size}, stride {stride}, padding {padding}: exactly {stride}x larger, "
-                  f"every interior pixel receives {int(interior.max())} contributions (no checkerboard)")
-
-
-def check_bilinear_upsampler(upsampler, factor: int = 2, size: int = 12) -> CheckResult:
-    """``upsampler``: a 1-channel ``nn.ConvTranspose2d`` that should equal
-    ``F.interpolate(scale_factor=factor, mode="bilinear", align_corners=False)`` away from the border."""
-    if _not_done(upsampler):
-        return failed("not done yet: build the transposed convolution and set its weight",
-                      "nn.ConvTranspose2d(1, 1, 2 * factor, stride=factor, padding=factor // 2, bias=False)")
-    if not isinstance(upsampler, nn.ConvTranspose2d):
-        return failed(f"expected an nn.ConvTranspose2d, got {type(upsampler).__name__}")
-    if upsampler.in_channels != 1 or upsampler.out_channels != 1:
-        return failed(f"expected 1 input and 1 output channel, got {upsampler.in_channels} -> "
-                      f"{upsampler.out_channels}")
-    x = ((torch.arange(size * size) * 7 % 11).float() / 10).reshape(1, 1, size, size)
-    with torch.no_grad():
-        got = upsampler(x)
-    want = F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False)
-    if got.shape != want.shape:
-        return failed(f"a {size}x{size} input gives {tuple(got.shape[-2:])}, expected {tuple(want.shape[-2:])}",
-                      f"kernel {2 * factor}, stride {factor}, padding {factor // 2}")
-    margin = max(factor // 2, 1)
-    difference = (got - want).abs()[..., margin:-margin, margin:-margin].max().item()
-    if difference > 1e-5:
-        kernel = upsampler.weight.detach()[0, 0]
-        hint = "the weight should be the outer product of the 1-D tent [1 - |i - (f - 0.5)| / f for i in 0..2f-1]"
-        if abs(kernel.sum().item() - factor**2) > 1e-4:
-            hint += f"; its sum should be {factor**2} (it is {kernel.sum().item():.3g})"
-        if upsampler.bias is not None and upsampler.bias.abs().max() > 0:
-            hint += "; the bias should be zero (or bias=False)"
-        return failed(f"differs from F.interpolate in the interior by up to {difference:.3g}", hint)
-    return passed(f"equals bilinear interpolation x{factor} in the interior (max difference {difference:.1e})")
+            got = function(weight.clone(), stride, padding)
+        except Exception as error:  # noqa: BLE001 - the learner's code: report it, never crash the notebook
+            return failed(f"with {case} your function raised {type(error).__name__}: {error}")
+        if _not_done(got):
+            return failed(NOT_DONE, "return the stride x stride block")
+        try:
+            got = torch.as_tensor(got, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError):
+            return failed(f"with {case} your function returned {type(got).__name__}, not a tensor of numbers")
+        if tuple(got.shape) != (stride, stride):
+            return failed(f"with {case} your block has shape {tuple(got.shape)}, not {stride} x {stride}",
+                          "one entry per output phase: rows i % stride, columns j % stride")
+        want = flat_input_block_measured(weight, stride, padding)
+        if torch.allclose(got, want):
+            continue
+        matches = [(mistake, hint) for mistake, (wrong, hint) in _block_mistakes(weight, stride, padding).items()
+                   if torch.allclose(got, wrong)]
+        if matches:  # with some kernels two mistakes give the same block: name them all
+            return failed(f"with {case} your block is {got.tolist()}, the layer gives {want.tolist()}: it looks "
+                          f"like you {' or '.join(mistake for mistake, _ in matches)}",
+                          ". Or: ".join(hint for _, hint in matches))
+        return failed(f"with {case} your block is {got.tolist()}, the layer gives {want.tolist()}",
+                      "the output at pixel o sums weight[t] over the taps t with (o + padding - t) % stride == 0, "
+                      "in both directions")
+    return passed(f"your blocks match the layers in all {len(BLOCK_CASES)} cases: a flat input comes out flat only "
+                  "when every phase's taps add up to the same sum, whatever the kernel size")

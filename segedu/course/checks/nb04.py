@@ -1,15 +1,26 @@
-"""Checkers for notebook 04 (skip connections): FCN-16s shapes, a skip fusion, which variant wins.
+"""Checkers for notebook 04 (skip connections).
+
+* :func:`check_fcn16s_shapes` -- the (height, width) of every tensor of the FCN-16s fusion.
+* :func:`check_sum_as_concat_conv` -- FCN's fusion (add two score maps) as U-Net's (concatenate, then
+  convolve): one 1x1 convolution on the concatenation that computes the sum of two 1x1 convolutions.
+* :func:`check_cell_oracle_iou` -- the best IoU of a class that a prediction deciding once per
+  ``stride x stride`` cell can reach: what a stride-``s`` map can say about wires one or two pixels wide.
 
 Each checker takes the learner's answer and returns a :class:`~segedu.course.checks.CheckResult`;
 an unfilled answer (``...`` or ``None``) gives "not done yet", never an exception. Expected
-values come from running the course's own :class:`~segedu.models.FCN`, not from a formula.
+values come from running the course's own layers, not from the formula the learner is asked for.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from segedu.course.checks import CheckResult, failed, passed
+from segedu.metrics import IGNORE_INDEX
 
 FUSION_KEYS = ("score32", "up32to16", "score16", "fused16", "logits")
 """The tensors of the FCN-16s fusion whose (height, width) the shapes exercise asks for."""
@@ -85,64 +96,177 @@ def check_fcn16s_shapes(answer, image_size: tuple[int, int] = (96, 96), num_clas
     return passed(f"all {len(FUSION_KEYS)} sizes match FCN-16s on a {image_size[0]}x{image_size[1]} image")
 
 
-def check_skip_fusion(fuse, image_size: int = 64, num_classes: int = 3) -> CheckResult:
-    """``fuse(coarse_scores, skip_features, up, score) -> fused scores`` must reproduce FCN-16s.
+SUM_CASES = ((5, 3, 4), (4, 4, 3))
+"""(channels of a, channels of b, classes) of the score layers the concatenation checker tries."""
 
-    ``coarse_scores``: ``N x C x H/32 x W/32``; ``skip_features``: the backbone's stride-16 map
-    ``N x C16 x H/16 x W/16``; ``up`` and ``score``: the model's ``up32to16`` and ``score16``
-    layers. The result, bilinearly upsampled to the input size, must equal the model's output.
-    """
-    if _not_done(fuse):
-        return failed("not done yet: define fuse(coarse_scores, skip_features, up, score)",
-                      "upsample the coarse scores with `up`, score the skip features with `score`, add")
-    if not callable(fuse):
-        return failed(f"fuse should be a function, got {type(fuse).__name__}")
-    from segedu.models.blocks import upsample_to
 
-    model = _fcn16s(num_classes)
-    x = torch.rand(2, 3, image_size, image_size, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        _, _, _, features16, features32 = model.backbone(x)
-        coarse = model.score32(model.head(features32))
-        want_fused = model.up32to16(coarse) + model.score16(features16)
+def _score_layers(channels_a: int, channels_b: int, classes: int, seed: int) -> tuple[nn.Conv2d, nn.Conv2d]:
+    generator = torch.Generator().manual_seed(seed)
+    layers = []
+    for channels in (channels_a, channels_b):
+        layer = nn.Conv2d(channels, classes, kernel_size=1)
+        with torch.no_grad():
+            layer.weight.copy_(torch.randn(layer.weight.shape, generator=generator))
+            layer.bias.copy_(torch.randn(layer.bias.shape, generator=generator))
+        layers.append(layer)
+    return layers[0], layers[1]
+
+
+def check_sum_as_concat_conv(function) -> CheckResult:
+    """``function(score_a, score_b) -> nn.Conv2d``: ``score_a`` (``Ca -> K``) and ``score_b`` (``Cb -> K``) are 1x1
+    convolutions; the answer is one 1x1 convolution ``Ca + Cb -> K`` with
+    ``conv(torch.cat([a, b], dim=1)) == score_a(a) + score_b(b)`` for every ``a``, ``b``."""
+    if _not_done(function):
+        return failed("not done yet: write a function of (score_a, score_b) that returns an nn.Conv2d",
+                      "build nn.Conv2d(Ca + Cb, K, 1) and fill its weight and bias from the two layers")
+    if not callable(function):
+        return failed(f"expected a function, got {type(function).__name__}", "pass the function itself")
+    for seed, (channels_a, channels_b, classes) in enumerate(SUM_CASES):
+        score_a, score_b = _score_layers(channels_a, channels_b, classes, seed)
+        case = f"score_a {channels_a} -> {classes} channels, score_b {channels_b} -> {classes}"
         try:
-            got = fuse(coarse, features16, model.up32to16, model.score16)
-        except Exception as error:  # noqa: BLE001 - report any learner error as a hint
-            return failed(f"fuse raised {type(error).__name__}: {error}",
-                          "both terms must have the same shape before adding: upsample the coarse scores first")
-        if _not_done(got):
-            return failed("not done yet: fuse returns nothing", "return the sum of the two score maps")
-        if not isinstance(got, torch.Tensor):
-            return failed(f"fuse should return a tensor, got {type(got).__name__}")
-        if got.shape != want_fused.shape:
-            hint = "upsample the coarse scores with `up`, score the skip features with `score`, then add"
-            if got.shape[1] != num_classes:
-                hint = (f"the result should have one channel per class ({num_classes}): score the skip features "
-                        "with `score` and add, do not concatenate")
-            return failed(f"fuse returns shape {tuple(got.shape)}, expected {tuple(want_fused.shape)}", hint)
-        logits = model(x)
-        mine = upsample_to(got, x.shape[-2:])
-        difference = (mine - logits).abs().max().item()
-    if difference > 1e-4:
-        interior = (got - want_fused).abs()[..., 1:-1, 1:-1].max().item()
-        hint = "compute up(coarse_scores) + score(skip_features)"
-        if interior <= 1e-4:
-            hint = ("only the border differs: use the model's learned transposed convolution `up`, "
-                    "not F.interpolate (they agree except at the border)")
-        return failed(f"your fusion differs from the model's output by up to {difference:.3g}", hint)
-    return passed("your fusion, upsampled to the input, gives exactly FCN-16s's logits")
+            with torch.no_grad():
+                conv = function(score_a, score_b)
+        except Exception as error:  # noqa: BLE001 - the learner's code: report it, never crash the notebook
+            hint = ("the new weight is K x (Ca + Cb) x 1 x 1: torch.cat([score_a.weight, score_b.weight], dim=1)"
+                    if isinstance(error, RuntimeError) else "")
+            return failed(f"with {case} your function raised {type(error).__name__}: {error}", hint)
+        if _not_done(conv):
+            return failed("not done yet: your function returns nothing", "return the nn.Conv2d you built")
+        if not isinstance(conv, nn.Conv2d):
+            return failed(f"expected an nn.Conv2d, got {type(conv).__name__}",
+                          "U-Net's fusion is a convolution on the concatenated maps: return an nn.Conv2d")
+        if tuple(conv.kernel_size) != (1, 1):
+            return failed(f"your convolution has kernel {tuple(conv.kernel_size)}, not 1 x 1",
+                          "the score layers are 1x1 convolutions, and so is their sum")
+        if conv.out_channels != classes:
+            hint = ("you concatenated the weights along the output channels (dim 0): the sum still has K channels; "
+                    "concatenate along the input channels (dim 1)" if conv.out_channels == 2 * classes else
+                    "one output channel per class, as each score layer has")
+            return failed(f"your convolution has {conv.out_channels} output channels, not {classes}", hint)
+        if conv.in_channels != channels_a + channels_b:
+            return failed(f"your convolution reads {conv.in_channels} channels, not {channels_a} + {channels_b}",
+                          "it reads the concatenation torch.cat([a, b], dim=1)")
+        generator = torch.Generator().manual_seed(10 + seed)
+        a = torch.randn(2, channels_a, 5, 6, generator=generator)
+        b = torch.randn(2, channels_b, 5, 6, generator=generator)
+        with torch.no_grad():
+            got, want = conv(torch.cat([a, b], dim=1)), score_a(a) + score_b(b)
+            weights_only = (score_a(a) - score_a.bias.view(1, -1, 1, 1)) + (score_b(b) - score_b.bias.view(1, -1, 1, 1))
+            swapped = (F.conv2d(a, conv.weight[:, channels_b:]) + F.conv2d(b, conv.weight[:, :channels_b])
+                       if channels_a == channels_b else None)
+        if torch.allclose(got, want, atol=1e-5):
+            continue
+        bias = torch.zeros(classes) if conv.bias is None else conv.bias.detach()
+        difference = f"your convolution differs from score_a(a) + score_b(b) by up to {float((got - want).abs().max()):.3g}"
+        if torch.allclose(got - bias.view(1, -1, 1, 1), weights_only, atol=1e-5):
+            return failed(f"{difference}: the weights are right, the bias is not",
+                          "the sum has both biases: bias = score_a.bias + score_b.bias")
+        if swapped is not None and torch.allclose(swapped + bias.view(1, -1, 1, 1), want, atol=1e-5):
+            return failed(f"{difference}: the weights of a and b are in the wrong order",
+                          "the first Ca input channels of the concatenation are a's: score_a's weight comes first")
+        return failed(difference, "weight = torch.cat([score_a.weight, score_b.weight], dim=1), "
+                      "bias = score_a.bias + score_b.bias")
+    return passed("one convolution on the concatenation computes FCN's sum of two score layers: whatever FCN's fusion "
+                  "can learn, a U-Net-style fusion (concatenate, then convolve) can learn too, and more")
 
 
-def check_boundary_choice(choice) -> CheckResult:
-    """Which of FCN-32s and FCN-8s should have the better boundary score? (``"fcn8s"``)."""
-    if _not_done(choice):
-        return failed('not done yet: set choice to "fcn32s" or "fcn8s"')
-    text = str(choice).lower().replace("-", "").replace("_", "").replace(" ", "")
-    if text in ("fcn8s", "8s", "8"):
-        return passed("FCN-8s: its last scores come from the stride-8 map, where a boundary is placed "
-                      "to within 8 pixels instead of 32, and the 1/8 features still see thin wires")
-    if text in ("fcn32s", "32s", "32"):
-        return failed("FCN-32s sees the most context, but every prediction is a bilinear blend of a "
-                      "stride-32 grid: it cannot place a boundary more finely than that grid",
-                      "which variant adds scores computed from finer feature maps?")
-    return failed(f"{choice!r} is not one of the two choices", 'answer "fcn32s" or "fcn8s"')
+ORACLE_STRIDES = (2, 4, 8)
+"""Cell sizes the oracle checker tries."""
+
+
+def cell_oracle_iou_measured(masks: torch.Tensor, class_index: int, stride: int) -> float:
+    """IoU of class ``class_index`` of the prediction that paints every ``stride x stride`` cell of ``masks``
+    (int ``N x H x W``, 255 ignored, sides divisible by ``stride``) with that class when more than half of the
+    cell's labelled pixels have it, else with another class; scored over the labelled pixels."""
+    target = masks == class_index
+    labelled = masks != IGNORE_INDEX
+    in_cell = F.avg_pool2d((target & labelled).double()[:, None], stride)
+    labelled_in_cell = F.avg_pool2d(labelled.double()[:, None], stride)
+    cells = in_cell > 0.5 * labelled_in_cell
+    cells &= labelled_in_cell > 0
+    predicted = cells.repeat_interleave(stride, dim=-2).repeat_interleave(stride, dim=-1)[:, 0]
+    union = int(((predicted | target) & labelled).sum())
+    return int((predicted & target & labelled).sum()) / union if union else math.nan
+
+
+def _oracle_masks() -> torch.Tensor:
+    """Thin-track masks (64 px, the same in every mode) with a band of ignored pixels, as 255 borders would be."""
+    from segedu.data import SyntheticScenes
+
+    masks = SyntheticScenes("test", "thin", size=64, length=8).batch(range(8))["mask"]
+    masks[:, 20:24] = IGNORE_INDEX
+    return masks
+
+
+def _oracle_mistakes(masks: torch.Tensor, class_index: int, stride: int) -> dict[str, tuple[float, str]]:
+    """What typical wrong answers give: ``{mistake: (value, hint)}``."""
+    target, labelled = masks == class_index, masks != IGNORE_INDEX
+
+    def paint(cells):
+        return cells.repeat_interleave(stride, dim=-2).repeat_interleave(stride, dim=-1)[:, 0]
+
+    def iou(predicted, where):
+        union = int(((predicted | target) & where).sum())
+        return int((predicted & target & where).sum()) / union if union else math.nan
+
+    share = F.avg_pool2d((target & labelled).double()[:, None], stride)
+    labelled_share = F.avg_pool2d(labelled.double()[:, None], stride)
+    majority = paint((share > 0.5 * labelled_share) & (labelled_share > 0))
+    everywhere = torch.ones_like(labelled)
+    return {
+        "painted a cell with the class as soon as one of its pixels has it": (
+            iou(paint(share > 0), labelled),
+            "a cell takes the class only when more than half of its labelled pixels have it (a majority vote)"),
+        "painted a cell with the class when exactly half of its pixels have it": (
+            iou(paint((share >= 0.5 * labelled_share) & (labelled_share > 0)), labelled),
+            "more than half, not at least half: a tie goes to the other classes"),
+        "counted the ignored pixels as pixels of other classes in each cell's vote": (
+            iou(paint(share > 0.5), labelled),
+            "compare the class's pixels with the cell's labelled pixels only (masks != 255)"),
+        "scored the ignored pixels too": (
+            iou(majority, everywhere), "count only labelled pixels (masks != 255) in the intersection and the union"),
+        "returned the share of the class's pixels that the cells find (recall), not the IoU": (
+            int((majority & target & labelled).sum()) / max(int((target & labelled).sum()), 1),
+            "IoU divides by the union: pixels of the class, plus pixels painted with it"),
+        "returned the pixel accuracy of the painted map": (
+            int(((majority == target) & labelled).sum()) / max(int(labelled.sum()), 1), "IoU = TP / (TP + FP + FN) for that class"),
+    }
+
+
+def check_cell_oracle_iou(function) -> CheckResult:
+    """``function(masks N x H x W, class_index, stride) -> float``: see :func:`cell_oracle_iou_measured`.
+
+    Tried on thin-track masks with a band of ignored pixels, for the wire and the gear class and the
+    strides in :data:`ORACLE_STRIDES`.
+    """
+    if _not_done(function):
+        return failed("not done yet: write a function of (masks, class_index, stride) that returns a float",
+                      "average-pool the class indicator over stride x stride cells, vote, paint, then score")
+    if not callable(function):
+        return failed(f"expected a function, got {type(function).__name__}", "pass the function itself")
+    masks = _oracle_masks()
+    for class_index in (1, 2):
+        for stride in ORACLE_STRIDES:
+            case = f"class {class_index}, stride {stride}"
+            try:
+                got = function(masks.clone(), class_index, stride)
+            except Exception as error:  # noqa: BLE001 - the learner's code: report it, never crash the notebook
+                return failed(f"with {case} your function raised {type(error).__name__}: {error}")
+            if _not_done(got):
+                return failed("not done yet: your function returns nothing", "return the IoU as a float")
+            try:
+                got = float(got)
+            except (TypeError, ValueError, RuntimeError):
+                return failed(f"with {case} your function returned {type(got).__name__}, not a number",
+                              "return a float (use .item() or float() on a tensor)")
+            want = cell_oracle_iou_measured(masks, class_index, stride)
+            if math.isclose(got, want, abs_tol=1e-6):
+                continue
+            message = f"with {case} your IoU is {got:.4f}, expected {want:.4f}"
+            for mistake, (value, hint) in _oracle_mistakes(masks, class_index, stride).items():
+                if math.isclose(got, value, abs_tol=1e-6):
+                    return failed(f"{message}: it looks like you {mistake}", hint)
+            return failed(message, "vote per cell (more than half of its labelled pixels), paint every pixel of the "
+                          "cell with the vote, then IoU = intersection / union over the labelled pixels")
+    return passed(f"your oracle matches for wires and gears at strides {', '.join(map(str, ORACLE_STRIDES))}")
