@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no job matches --only {' '.join(args.only or [])}; the jobs are: {', '.join(runs)}", file=sys.stderr)
         return 2
     print(f"segedu leaderboard: {len(jobs)} jobs, seeds {seeds}, {args.processes} process(es); "
-          f"{records.stamp().replace('torch thread(s) per process', 'torch thread(s)')}", flush=True)
+          f"{records.stamp(args.threads)}", flush=True)
     start = time.perf_counter()
 
     def say(number, job, record):
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         out, shown = args.out or config.results_dir(), made
     note = args.note or (f"This run: {'quick, ' if args.quick else ''}seeds {seeds}, {len(made)} jobs in "
-                         f"{minutes:.0f} min, {args.processes} process(es), {records.stamp()}.")
+                         f"{minutes:.0f} min, {args.processes} process(es), {records.stamp(args.threads)}.")
     print()
     print(report.write_leaderboard(shown, out, note))
     print(f"total {minutes:.1f} min; wrote {out}/leaderboard.json, .md and .png ({len(shown)} records)")

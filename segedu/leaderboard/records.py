@@ -250,9 +250,13 @@ def load_runs(path=None) -> list[dict]:
     return read_records(path, "file of your notebook runs") if path.is_file() else []
 
 
-def stamp() -> str:
-    """A line that says how and where records are being made (threads, CPU, torch, date)."""
+def stamp(threads: int | None = None) -> str:
+    """A line that says how and where records are being made (threads, CPU, torch, date).
+
+    ``threads``: the torch threads of each process that trains (default: this process's).
+    """
     load_average = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{torch.get_num_threads()} torch thread(s) per process on {os.cpu_count()} CPUs ({cpu_description()}), "
+    threads = torch.get_num_threads() if threads is None else threads
+    return (f"{threads} torch thread(s) per process on {os.cpu_count()} CPUs ({cpu_description()}), "
             f"load average {load_average:.2f}, torch {torch.__version__}, mode {config.mode()}, "
             f"{datetime.date.today().isoformat()}")
