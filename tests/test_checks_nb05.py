@@ -1,76 +1,56 @@
 """Checkers of notebook 05 (pyramid pooling): right answers pass, typical wrong ones fail with a useful message."""
 
 import torch
-import torch.nn.functional as F
 
+from segedu.course import recipes
 from segedu.course.checks import nb05
-from segedu.models import PyramidPoolingModule
+from segedu.models import count_parameters
 
 
-def test_level_shapes_pass_and_fail():
-    assert nb05.check_level_shapes((2, 96, 3, 3), (2, 24, 3, 3), (2, 24, 8, 8))
-    assert "not done" in nb05.check_level_shapes(..., ..., ...).message
-    wrong = nb05.check_level_shapes((2, 96, 8, 8), (2, 24, 3, 3), (2, 24, 8, 8))
-    assert not wrong and "after pooling" in wrong.message and "3 x 3" in wrong.hint
-    wrong = nb05.check_level_shapes((2, 96, 3, 3), (2, 96, 3, 3), (2, 24, 8, 8))
-    assert not wrong and "reduction" in wrong.message and "C / 4" in wrong.hint
-    wrong = nb05.check_level_shapes((2, 96, 3, 3), (2, 24, 3, 3), (2, 24, 3, 3))
-    assert not wrong and "upsampling" in wrong.message
-    assert "tuple of ints" in nb05.check_level_shapes("abc", (2, 24, 3, 3), (2, 24, 8, 8)).message
+RIGHT = {"pspnet_noppm": (64, 0), "pspnet_b1": (128, 4160), "pspnet_max": (128, 4160), "pspnet_nodr": (320, 0),
+         "pspnet": (128, 4160)}
 
 
-def test_level_shapes_match_the_module():
-    features = torch.randn(2, 96, 8, 8)
-    module = PyramidPoolingModule(96)
-    branch = module.branches[2]  # bin 3
-    pooled = branch[0](features)
-    reduced = branch[2](branch[1](pooled))
-    up = F.interpolate(reduced, size=(8, 8), mode="bilinear", align_corners=False)
-    assert (tuple(pooled.shape), tuple(reduced.shape), tuple(up.shape)) == nb05.level_shapes(2, 96, 8, 8, 3)
+def test_variant_sizes_are_measured_on_the_course_models():
+    assert nb05.variant_sizes(64) == RIGHT
+    model = recipes.build_run("pspnet", 3, "context")
+    channels = model.backbone.channels[-1]
+    assert nb05.variant_sizes(channels)["pspnet"] == (model.ppm.out_channels, count_parameters(model.ppm))
+    nodr = recipes.build_run("pspnet_nodr", 3, "context")
+    assert nb05.variant_sizes(channels)["pspnet_nodr"] == (nodr.ppm.out_channels, count_parameters(nodr.ppm))
 
 
-def test_reference_level_equals_the_module_branch():
-    module = PyramidPoolingModule(8, bins=(1, 2, 3, 6))
-    features = torch.randn(2, 8, 10, 12)
-    out = module(features)
-    for index, size in enumerate(module.bins):
-        conv = module.branches[index][1]
-        level = nb05.reference_level(features, size, conv)
-        assert torch.allclose(out[:, 8 + 2 * index: 8 + 2 * (index + 1)], level, atol=1e-6)
+def test_variant_sizes_pass_the_right_answer():
+    result = nb05.check_variant_sizes(RIGHT)
+    assert result and "B1 has the same channels and parameters" in result.message
+    assert nb05.check_variant_sizes({**RIGHT, "pspnet": [128, 4160]})  # a list is fine
+    assert nb05.check_variant_sizes(nb05.variant_sizes(96), channels=96)
 
 
-def test_pyramid_level_right_and_wrong():
-    assert nb05.check_pyramid_level(nb05.reference_level)
-    assert "not done" in nb05.check_pyramid_level(...).message
-
-    def max_pool(features, bin_size, conv):
-        return F.interpolate(torch.relu(conv(F.adaptive_max_pool2d(features, bin_size))), size=features.shape[-2:],
-                             mode="bilinear", align_corners=False)
-
-    def no_relu(features, bin_size, conv):
-        return F.interpolate(conv(F.adaptive_avg_pool2d(features, bin_size)), size=features.shape[-2:],
-                             mode="bilinear", align_corners=False)
-
-    def corners(features, bin_size, conv):
-        return F.interpolate(torch.relu(conv(F.adaptive_avg_pool2d(features, bin_size))), size=features.shape[-2:],
-                             mode="bilinear", align_corners=True)
-
-    def not_upsampled(features, bin_size, conv):
-        return torch.relu(conv(F.adaptive_avg_pool2d(features, bin_size)))
-
-    def broken(features, bin_size, conv):
-        raise RuntimeError("oops")
-
-    def returns_nothing(features, bin_size, conv):
-        pass
-
-    assert "max pooling" in nb05.check_pyramid_level(max_pool).message
-    assert "ReLU" in nb05.check_pyramid_level(no_relu).message
-    assert "align_corners" in nb05.check_pyramid_level(corners).message
-    result = nb05.check_pyramid_level(not_upsampled)
-    assert not result and "shape" in result.message and "interpolate" in result.hint
-    assert "RuntimeError: oops" in nb05.check_pyramid_level(broken).message
-    assert "not done" in nb05.check_pyramid_level(returns_nothing).message
+def test_variant_sizes_diagnose_the_typical_mistakes():
+    assert "not done" in nb05.check_variant_sizes(...).message
+    assert "not done" in nb05.check_variant_sizes({**RIGHT, "pspnet_b1": ...}).message
+    assert "missing runs: pspnet_max" in nb05.check_variant_sizes({k: v for k, v in RIGHT.items()
+                                                                   if k != "pspnet_max"}).message
+    quarter = nb05.check_variant_sizes({**RIGHT, "pspnet_b1": (80, 64 * 16 + 16)})
+    assert not quarter and "quarter" in quarter.message and "keeps all C" in quarter.hint
+    no_bias = nb05.check_variant_sizes({**RIGHT, "pspnet": (128, 4096)})
+    assert not no_bias and "biases" in no_bias.message
+    per_cell = nb05.check_variant_sizes({**RIGHT, "pspnet": (128, 50 * 1040)})
+    assert not per_cell and "pooling has no weights" in per_cell.hint
+    no_features = nb05.check_variant_sizes({**RIGHT, "pspnet": (64, 4160)})
+    assert not no_features and "features themselves" in no_features.hint
+    conv_without_dr = nb05.check_variant_sizes({**RIGHT, "pspnet_nodr": (320, 4 * (64 * 64 + 64))})
+    assert not conv_without_dr and "does not have" in conv_without_dr.message
+    reduced_without_dr = nb05.check_variant_sizes({**RIGHT, "pspnet_nodr": (128, 0)})
+    assert not reduced_without_dr and "keeps all C" in reduced_without_dr.hint
+    noppm = nb05.check_variant_sizes({**RIGHT, "pspnet_noppm": (128, 4160)})
+    assert not noppm and "without the module" in noppm.hint
+    max_pool = nb05.check_variant_sizes({**RIGHT, "pspnet_max": (128, 0)})
+    assert not max_pool and "compare with pspnet" in max_pool.hint
+    assert "pair of ints" in nb05.check_variant_sizes({**RIGHT, "pspnet": "big"}).message
+    assert "pair" in nb05.check_variant_sizes({**RIGHT, "pspnet": (1, 2, 3)}).message
+    assert not nb05.check_variant_sizes([1, 2])
 
 
 def test_pair_maps_have_equal_means():

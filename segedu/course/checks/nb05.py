@@ -1,18 +1,20 @@
 """Checkers for notebook 05 (pyramid pooling).
 
-* :func:`check_level_shapes`: the shapes of one pyramid level (pool, 1x1 reduce, upsample).
-* :func:`check_pyramid_level`: the learner's implementation of one pyramid level.
+* :func:`check_variant_sizes`: the channels each variant of the paper's ablation hands to the head, and the
+  parameters of its pyramid pooling module (:func:`variant_sizes` measures them).
 * :func:`check_bins_that_tell_apart`: which bin sizes tell two feature maps apart
   (:data:`PAIRS`, :func:`pair_maps` draw the maps).
+
+Each checker takes the learner's answer and returns a :class:`~segedu.course.checks.CheckResult`;
+an unfilled answer (``...`` or ``None``) gives "not done yet", never an exception.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from segedu.course.checks import CheckResult, expect_tensor, failed, passed
+from segedu.course.checks import CheckResult, failed, passed
 
 BINS = (1, 2, 3, 6)
 
@@ -23,158 +25,114 @@ def _not_done(value) -> bool:
     return value is None or value is Ellipsis or (isinstance(value, (tuple, list)) and Ellipsis in value)
 
 
-# ---------------------------------------------------------------- exercise 1: shapes of one level
+# ---------------------------------------------------------------- exercise 1: what each variant adds
+
+VARIANTS = ("pspnet_noppm", "pspnet_b1", "pspnet_max", "pspnet_nodr", "pspnet")
+"""The runs of the ablation table, whose module sizes exercise 1 asks for."""
 
 
-def level_shapes(
-    batch: int, channels: int, height: int, width: int, bin_size: int, branches: int = 4
-) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-    """The shapes ``(after pooling, after the 1x1 reduction, after upsampling)`` of one pyramid level.
+def variant_sizes(channels: int = 64) -> dict[str, tuple[int, int]]:
+    """``{run: (channels the head reads, parameters of the pyramid pooling module)}`` for a backbone whose last
+    feature map has ``channels`` channels, measured on :class:`~segedu.models.PyramidPoolingModule` built with
+    each run's options (no module at all for ``pspnet_noppm``)."""
+    from segedu.course.recipes import RUNS
+    from segedu.models import PyramidPoolingModule, count_parameters
 
-    Pooling gives ``N x C x bin x bin``; the 1x1 convolution reduces ``C`` to ``C // branches``;
-    bilinear upsampling brings the map back to ``h x w``.
-    """
-    reduced = channels // branches
-    return (
-        (batch, channels, bin_size, bin_size),
-        (batch, reduced, bin_size, bin_size),
-        (batch, reduced, height, width),
-    )
+    sizes = {}
+    for run in VARIANTS:
+        options = dict(RUNS[run][1])
+        if options.pop("ppm", True) is False:
+            sizes[run] = (channels, 0)
+            continue
+        module = PyramidPoolingModule(channels, **options)
+        sizes[run] = (module.out_channels, count_parameters(module))
+    return sizes
 
 
-def check_level_shapes(
-    after_pool,
-    after_reduce,
-    after_upsample,
-    *,
-    batch: int = 2,
-    channels: int = 96,
-    height: int = 8,
-    width: int = 8,
-    bin_size: int = 3,
-    branches: int = 4,
-) -> CheckResult:
-    """Check three shapes (tuples of ints) for one level of a pyramid pooling module.
+def _variant_mistakes(run: str, channels: int) -> dict[tuple[int, int], tuple[str, str]]:
+    """What typical wrong answers give for ``run``: ``{(channels, parameters): (mistake, hint)}``."""
+    from segedu.course.recipes import RUNS
 
-    The question: a feature map ``batch x channels x height x width`` goes through the level
-    with ``bin_size`` bins of a module with ``branches`` levels (dimension reduction on).
-    """
-    answers = {
-        "after pooling": after_pool,
-        "after the 1x1 reduction": after_reduce,
-        "after upsampling": after_upsample,
+    options = RUNS[run][1]
+    bins = options.get("bins", (1, 2, 3, 6))
+    if options.get("ppm", True) is False:
+        return {}
+    reduce = options.get("reduce", True)
+    branch = channels // len(bins) if reduce else channels
+    right_parameters = len(bins) * (channels * branch + branch) if reduce else 0
+    mistakes = {
+        (len(bins) * branch, right_parameters): (
+            "left the backbone's own features out of the concatenation",
+            "the module concatenates the features themselves with every pooled level"),
     }
-    if any(_not_done(value) for value in answers.values()):
-        return failed(NOT_DONE, "write each shape as a tuple such as (2, 96, 8, 8)")
-    expected = dict(
-        zip(answers, level_shapes(batch, channels, height, width, bin_size, branches), strict=True)
-    )
-    hints = {
-        "after pooling": f"adaptive pooling keeps N and C and makes the map {bin_size} x {bin_size}, whatever h x w is",
-        "after the 1x1 reduction": f"a 1x1 convolution keeps the spatial size; it reduces C to C / {branches} "
-        f"(one share per pyramid level)",
-        "after upsampling": "bilinear upsampling changes only the spatial size: back to the feature map's h x w",
-    }
-    for name, value in answers.items():
+    if reduce:
+        mistakes[(channels + len(bins) * branch, len(bins) * channels * branch)] = (
+            "forgot the biases of the 1x1 convolutions", "each 1x1 convolution has one bias per output channel")
+        mistakes[(channels + len(bins) * branch, sum(b * b for b in bins) * (channels * branch + branch))] = (
+            "gave every pooled cell its own weights",
+            "pooling has no weights, and one 1x1 convolution per level is shared by all its cells")
+        if len(bins) == 1:
+            quarter = channels // 4
+            mistakes[(channels + quarter, channels * quarter + quarter)] = (
+                "reduced the single level to a quarter of the channels",
+                "a level gets C // len(bins) channels: with one bin it keeps all C")
+    else:
+        with_conv = len(bins) * (channels * channels + channels)
+        mistakes[(channels + len(bins) * channels, with_conv)] = (
+            "counted a 1x1 convolution that the variant without dimension reduction does not have",
+            "without dimension reduction the pooled maps are upsampled and concatenated as they are")
+        mistakes[(channels + len(bins) * (channels // len(bins)), 0)] = (
+            "reduced the channels without a convolution to do it",
+            "without dimension reduction each level keeps all C channels")
+    return mistakes
+
+
+def check_variant_sizes(answer, channels: int = 64) -> CheckResult:
+    """``answer``: ``{run: (channels the head reads, parameters of the module)}`` for every run of
+    :data:`VARIANTS`, for a backbone with ``channels`` channels (see :func:`variant_sizes`)."""
+    if _not_done(answer):
+        return failed(NOT_DONE, "fill in a pair (channels, parameters) for every run")
+    if not isinstance(answer, dict):
+        return failed(f"answer should be a dict run -> (channels, parameters), got {type(answer).__name__}")
+    missing = [run for run in VARIANTS if run not in answer]
+    if missing:
+        return failed(f"missing runs: {', '.join(missing)}", f"give all of {', '.join(VARIANTS)}")
+    expected = variant_sizes(channels)
+    for run in VARIANTS:
+        value = answer[run]
+        if _not_done(value):
+            return failed(f"{NOT_DONE} ({run})")
         try:
             got = tuple(int(v) for v in value)
         except (TypeError, ValueError):
-            return failed(f"the shape {name} should be a tuple of ints, got {value!r}", "e.g. (2, 96, 8, 8)")
-        if got != expected[name]:
-            return failed(f"the shape {name} is not {got}", hints[name])
-    return passed(
-        f"shapes {expected['after pooling']} -> {expected['after the 1x1 reduction']} -> "
-        f"{expected['after upsampling']}"
-    )
+            return failed(f"{run} should be a pair of ints (channels, parameters), got {value!r}")
+        if len(got) != 2:
+            return failed(f"{run} should be a pair (channels, parameters), got {value!r}")
+        if got == expected[run]:
+            continue
+        wrong = "channels" if got[0] != expected[run][0] else "parameters"
+        mistake = _variant_mistakes(run, channels).get(got)
+        if mistake is not None:
+            return failed(f"{run}: {got} is not right: it looks like you {mistake[0]}", mistake[1])
+        if run == "pspnet_noppm":
+            return failed(f"{run}: {got} is not right", f"without the module the head reads the backbone's {channels} "
+                          "channels, and there is no module to have parameters")
+        if run == "pspnet_max":
+            return failed(f"{run}: the {wrong} are not {got[0 if wrong == 'channels' else 1]}",
+                          "max or average pooling changes what a level computes, not its size: compare with pspnet")
+        return failed(f"{run}: the {wrong} are not {got[0 if wrong == 'channels' else 1]}",
+                      "read PyramidPoolingModule in segedu/models/pspnet.py: a level has C // len(bins) channels "
+                      "with dimension reduction (a 1x1 convolution with bias), C without it (no convolution)")
+    pspnet, b1 = expected["pspnet"], expected["pspnet_b1"]
+    same = ("the same channels and parameters as B1236: what differs is where the numbers come from"
+            if pspnet == b1 else f"{b1} against B1236's {pspnet}")
+    return passed(f"all {len(VARIANTS)} variants right; note that B1 has {same}")
 
 
-# ---------------------------------------------------------------- exercise 2: one pyramid level
-
-
-def reference_level(features: torch.Tensor, bin_size: int, conv: nn.Conv2d) -> torch.Tensor:
-    """One pyramid level as :class:`segedu.models.PyramidPoolingModule` computes it.
-
-    ``N x C x h x w -> N x C' x h x w``: adaptive average pooling to ``bin_size x bin_size``,
-    ``conv`` (1x1, ``C -> C'``), ReLU, bilinear upsampling (``align_corners=False``) to ``h x w``.
-    """
-    pooled = F.adaptive_avg_pool2d(features, bin_size)
-    reduced = torch.relu(conv(pooled))
-    return F.interpolate(reduced, size=features.shape[-2:], mode="bilinear", align_corners=False)
-
-
-def _variants(features: torch.Tensor, bin_size: int, conv: nn.Conv2d) -> dict[str, torch.Tensor]:
-    """Typical wrong answers and what to say about them."""
-    size = features.shape[-2:]
-    avg = F.adaptive_avg_pool2d(features, bin_size)
-    up = {"bilinear": lambda t: F.interpolate(t, size=size, mode="bilinear", align_corners=False)}
-    return {
-        "it uses max pooling: the PSPNet module here averages (F.adaptive_avg_pool2d)": up["bilinear"](
-            torch.relu(conv(F.adaptive_max_pool2d(features, bin_size)))
-        ),
-        "the ReLU after the 1x1 convolution is missing": up["bilinear"](conv(avg)),
-        "it upsamples with align_corners=True; the course uses align_corners=False (as torchvision)": F.interpolate(
-            torch.relu(conv(avg)), size=size, mode="bilinear", align_corners=True
-        ),
-        "it upsamples with nearest-neighbour copies: use mode='bilinear'": F.interpolate(
-            torch.relu(conv(avg)), size=size, mode="nearest"
-        ),
-        "the ReLU comes before the 1x1 convolution: pool, convolve, then ReLU": up["bilinear"](
-            conv(torch.relu(avg))
-        ),
-    }
-
-
-def check_pyramid_level(pyramid_level) -> CheckResult:
-    """Check ``pyramid_level(features, bin_size, conv) -> tensor`` against :func:`reference_level`.
-
-    Runs it on random feature maps (``2 x 8 x 10 x 12``) for bins 1, 2, 3 and 6 with a fixed
-    1x1 convolution ``8 -> 2``.
-    """
-    if _not_done(pyramid_level) or not callable(pyramid_level):
-        return failed(NOT_DONE, "define pyramid_level(features, bin_size, conv) and pass the function itself")
-    generator = torch.Generator().manual_seed(5)
-    features = torch.randn(2, 8, 10, 12, generator=generator)
-    conv = nn.Conv2d(8, 2, kernel_size=1)
-    with torch.no_grad():
-        conv.weight.copy_(torch.randn(conv.weight.shape, generator=generator))
-        conv.bias.copy_(torch.randn(conv.bias.shape, generator=generator) * 0.5)
-    for bin_size in BINS:
-        with torch.no_grad():
-            try:
-                got = pyramid_level(features.clone(), bin_size, conv)
-            except Exception as error:  # the learner's code: report, never crash the notebook
-                return failed(
-                    f"pyramid_level raised {type(error).__name__}: {error}",
-                    "print the shape after each step (pool, conv, upsample)",
-                )
-            if got is None or got is Ellipsis:
-                return failed(NOT_DONE, "return the upsampled tensor")
-            problem = expect_tensor(got, f"pyramid_level(features, {bin_size}, conv)", (2, 2, 10, 12))
-            if problem is not None:
-                return failed(
-                    problem.message,
-                    "the level must come back to the feature map's size "
-                    "(F.interpolate(..., size=features.shape[-2:], ...)) with the conv's output channels",
-                )
-            want = reference_level(features, bin_size, conv)
-            if torch.allclose(got, want, atol=1e-5):
-                continue
-            for mistake, wrong in _variants(features, bin_size, conv).items():
-                if torch.allclose(got, wrong, atol=1e-5):
-                    return failed(f"with bin {bin_size}: {mistake}")
-            return failed(
-                f"with bin {bin_size} the values differ from the reference (max difference "
-                f"{float((got - want).abs().max()):.3g})",
-                "pool with F.adaptive_avg_pool2d(features, bin_size), apply conv, then torch.relu, "
-                "then F.interpolate(..., size=features.shape[-2:], mode='bilinear', align_corners=False)",
-            )
-    return passed("pyramid_level matches the module's level for bins 1, 2, 3 and 6")
-
-
-# ---------------------------------------------------------------- exercise 3: what a bin size can see
+# ---------------------------------------------------------------- exercise 2: what a bin size can see
 
 PAIRS = ("band", "centre")
-"""The two pairs of 1-channel 6x6 feature maps of exercise 3."""
+"""The two pairs of 1-channel 6x6 feature maps of exercise 2."""
 
 
 def pair_maps(name: str) -> tuple[torch.Tensor, torch.Tensor]:
