@@ -6,7 +6,6 @@ from segedu.course import recipes
 from segedu.course.checks import nb05
 from segedu.models import count_parameters
 
-
 RIGHT = {"pspnet_noppm": (64, 0), "pspnet_b1": (128, 4160), "pspnet_max": (128, 4160), "pspnet_nodr": (320, 0),
          "pspnet": (128, 4160)}
 
