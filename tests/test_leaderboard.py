@@ -327,3 +327,9 @@ def test_the_speed_command_refuses_zero_threads(capsys):
     with pytest.raises(SystemExit):
         speed.main(["--threads", "0", "latency", "--models", "plain"])
     assert "--threads must be at least 1" in capsys.readouterr().err
+
+
+def test_the_stamp_names_the_threads_of_the_training_processes():
+    assert records.stamp(1).startswith("1 torch thread(s) per process on ")
+    assert records.stamp(3).startswith("3 torch thread(s) per process on ")
+    assert records.stamp().startswith(f"{torch.get_num_threads()} torch thread(s) per process")
