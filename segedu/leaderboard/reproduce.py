@@ -77,7 +77,7 @@ def main(reference: Path | None = None, threads=None, update: bool = False) -> i
         return 0
     found = {records_module.key(record): record for record in records_module.read_records(path, "reference")}
     cpu = records_module.cpu_description()
-    failures = 0
+    failures = compared = 0
     print(f"re-running {len(JOBS)} jobs of {path} ({config.mode()} mode) on {cpu}")
     for job in JOBS:
         wanted = found.get((job.run, job.track, job.labelled, job.seed))
@@ -89,11 +89,15 @@ def main(reference: Path | None = None, threads=None, update: bool = False) -> i
             print(f"  {job.key} seed {job.seed}: not comparable here ({reason}): skipped")
             continue
         different = compare(job, wanted)
+        compared += 1
         failures += bool(different)
         verdict = "identical" if not different else f"DIFFERENT in {', '.join(different)}"
         print(f"  {job.key} seed {job.seed} at {wanted.get('threads')} thread(s): mIoU {wanted['miou']:.6f}: {verdict}",
               flush=True)
-    print("reproduced" if not failures else f"{failures} job(s) did not reproduce")
+    if not compared:
+        print("nothing compared: no job of the reference can be expected to reproduce on this machine")
+    else:
+        print("reproduced" if not failures else f"{failures} of {compared} job(s) did not reproduce")
     return 1 if failures else 0
 
 
