@@ -25,3 +25,12 @@ def test_expect_close():
     result = expect_close(0.7, 0.5, "loss", hint="average over pixels")
     assert isinstance(result, CheckResult) and not result and result.hint == "average over pixels"
     assert not expect_close("abc", 0.5, "loss")
+
+
+def test_an_answer_is_not_done_while_it_is_none_or_still_holds_the_ellipsis():
+    from segedu.course.checks import not_done
+
+    assert not_done(None) and not_done(...)
+    assert not not_done(0) and not not_done((..., 1))
+    assert not_done((..., 1), (tuple, list)) and not_done([2, ...], (tuple, list))
+    assert not not_done((1, 2), (tuple, list)) and not not_done({...}, (tuple, list))

@@ -36,6 +36,12 @@ class CheckResult:
         return f'<div style="color:{colour};font-family:monospace">{text}</div>'
 
 
+def not_done(value, containers: tuple[type, ...] = ()) -> bool:
+    """True for an answer the learner has not filled in yet: ``None``, ``...``, or a value of one of the
+    ``containers`` types (e.g. ``(tuple, list)``) that still holds a ``...``."""
+    return value is None or value is Ellipsis or (isinstance(value, containers) and Ellipsis in value)
+
+
 def passed(message: str) -> CheckResult:
     """A passing result with ``message``."""
     return CheckResult(True, message)

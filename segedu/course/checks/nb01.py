@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from segedu.course.checks import CheckResult, expect_tensor, failed, passed
+from segedu.course.checks import CheckResult, expect_tensor, failed, not_done, passed
 from segedu.metrics import IGNORE_INDEX, ConfusionMatrix
 
 __all__ = ["check_weighted_cross_entropy", "check_miou_from_confusion", "check_conv_from_linear",
@@ -28,9 +28,6 @@ NOT_DONE = "not done yet: replace the ... with your code"
 EXAMPLE_WEIGHTS = (0.2, 1.0, 3.0, 0.5)
 """Class weights of the weighted cross-entropy exercise (4 classes: background light, class 2 heavy)."""
 
-
-def _not_done(value) -> bool:
-    return value is None or value is Ellipsis
 
 
 def _example_batch(seed: int = 0, num_classes: int = 4, size: int = 6) -> tuple[torch.Tensor, torch.Tensor]:
@@ -86,7 +83,7 @@ def check_weighted_cross_entropy(function) -> CheckResult:
     ``F.cross_entropy(logits, target, weight=weights, ignore_index=255)`` (and ``fit(class_weights=...)``)
     computes. Tried with :data:`EXAMPLE_WEIGHTS`, then with other weights.
     """
-    if _not_done(function):
+    if not_done(function):
         return failed(NOT_DONE, "write a function weighted_cross_entropy(logits, target, weights) and pass it here")
     if not callable(function):
         return failed(f"expected a function, got {type(function).__name__}",
@@ -99,7 +96,7 @@ def check_weighted_cross_entropy(function) -> CheckResult:
             return failed(f"your function raised {type(error).__name__}: {error}",
                           "255 is no class, so weights[target] fails on ignored pixels: index with the target "
                           "clamped to a valid class (or only at the labelled pixels), then mask the ignored ones out")
-        if _not_done(value):
+        if not_done(value):
             return failed(NOT_DONE, "your function returned nothing yet")
         problem = expect_tensor(value, "the loss", shape=())
         if problem is not None:
@@ -142,7 +139,7 @@ def check_miou_from_confusion(function) -> CheckResult:
     IoU of class c = ``M[c, c] / (row c + column c - M[c, c])``; classes with an empty union
     (absent from truth and prediction) are left out of the mean.
     """
-    if _not_done(function):
+    if not_done(function):
         return failed(NOT_DONE, "write a function miou_from_confusion(matrix) and pass it here")
     if not callable(function):
         return failed(f"expected a function, got {type(function).__name__}", "pass the function itself")
@@ -153,7 +150,7 @@ def check_miou_from_confusion(function) -> CheckResult:
         except Exception as error:  # noqa: BLE001
             return failed(f"your function raised {type(error).__name__}: {error}",
                           "work with matrix.diag(), matrix.sum(0) and matrix.sum(1); convert to float first")
-        if _not_done(value):
+        if not_done(value):
             return failed(NOT_DONE, "your function returned nothing yet")
         try:
             value = float(value)
@@ -214,7 +211,7 @@ def check_conv_from_linear(function) -> CheckResult:
     (stride 1, no padding) whose output at each position equals ``linear`` applied to the window
     there (:func:`linear_at_every_window`), for every case of :data:`CONV_CASES`.
     """
-    if _not_done(function):
+    if not_done(function):
         return failed(NOT_DONE, "write a function conv_from_linear(linear, channels, kernel) and pass it here")
     if not callable(function):
         return failed(f"expected a function, got {type(function).__name__}",
@@ -228,7 +225,7 @@ def check_conv_from_linear(function) -> CheckResult:
             return failed(f"for {case} your function raised {type(error).__name__}: {error}",
                           "nn.Linear stores its weight as out_features x in_features: reshape it with "
                           ".view(out_features, channels, kernel, kernel), no transpose, and copy the bias")
-        if _not_done(conv):
+        if not_done(conv):
             return failed(NOT_DONE, "your function returned nothing yet")
         if isinstance(conv, nn.Linear):
             return failed("you returned an nn.Linear", "build an nn.Conv2d(channels, linear.out_features, kernel) "

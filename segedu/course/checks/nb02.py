@@ -17,7 +17,7 @@ import heapq
 import math
 import numbers
 
-from segedu.course.checks import CheckResult, failed, passed
+from segedu.course.checks import CheckResult, failed, not_done, passed
 from segedu.receptive import chain_steps
 
 __all__ = ["EXERCISE_CHAIN", "check_chain_rf", "check_depth_to_see_outline", "check_design", "cheapest_design",
@@ -29,9 +29,6 @@ EXERCISE_CHAIN = ((3, 1), (3, 2), (3, 1), (2, 2), (3, 1, 2))
 """The chain of the first exercise: conv 3x3, strided conv 3x3 (stride 2), conv 3x3, 2x2 pooling
 (stride 2), dilated conv 3x3 (dilation 2)."""
 
-
-def _not_done(value) -> bool:
-    return value is None or value is Ellipsis
 
 
 def _as_int(value, name: str):
@@ -48,7 +45,7 @@ def _normalise(layer) -> tuple[int, int, int]:
 
 def check_chain_rf(answer, layers=EXERCISE_CHAIN) -> CheckResult:
     """Check the receptive-field size ``answer`` (pixels along one axis) of the chain ``layers``."""
-    if _not_done(answer):
+    if not_done(answer):
         return failed(NOT_DONE, "apply r += (k - 1) * d * jump, then jump *= s, layer by layer")
     answer, problem = _as_int(answer, "the receptive field")
     if problem is not None:
@@ -88,7 +85,7 @@ def check_depth_to_see_outline(answer, distance: int, kernel: int = 3) -> CheckR
     ``n`` such layers see a square of ``1 + n * (kernel - 1)`` px centred on the pixel, so they reach
     ``n * (kernel - 1) / 2`` px on each side: the answer is ``ceil(distance / ((kernel - 1) / 2))``.
     """
-    if _not_done(answer):
+    if not_done(answer):
         return failed(NOT_DONE, f"how far does a stack of n stride-1 {kernel}x{kernel} layers reach from its centre?")
     answer, problem = _as_int(answer, "the number of layers")
     if problem is not None:
@@ -165,13 +162,13 @@ def cheapest_design(target: int = 64, max_output_stride: int = 8) -> list[tuple[
 
 def _as_layers(layers):
     """``(list of (kernel, stride, dilation), None)`` or ``(None, failing CheckResult)``."""
-    if _not_done(layers):
+    if not_done(layers):
         return None, failed(NOT_DONE, "give a list of (kernel, stride) tuples")
     if not isinstance(layers, (list, tuple)):
         return None, failed(f"expected a list of (kernel, stride) tuples, got {type(layers).__name__}",
                             "e.g. [(3, 2), (3, 1)]")
-    if not layers or any(_not_done(layer) or (isinstance(layer, (tuple, list)) and any(
-            _not_done(value) for value in layer)) for layer in layers):
+    if not layers or any(not_done(layer) or (isinstance(layer, (tuple, list)) and any(
+            not_done(value) for value in layer)) for layer in layers):
         return None, failed(NOT_DONE, "give a list of (kernel, stride) tuples")
     try:
         specs = [_normalise(layer) for layer in layers]

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from segedu.course.checks import CheckResult, failed, passed
+from segedu.course.checks import CheckResult, failed, not_done, passed
 
 __all__ = ["check_exact_upsampling", "check_flat_input_block", "flat_input_block_measured", "UPSAMPLING_CASES",
            "BLOCK_CASES"]
@@ -30,9 +30,6 @@ UPSAMPLING_CASES = ((4, 2), (3, 2), (2, 2), (5, 2), (4, 3), (3, 3), (5, 4), (7, 
 INPUT_SIDES = (3, 5, 8)
 """Input sides every answer must upsample exactly."""
 
-
-def _not_done(value) -> bool:
-    return value is None or value is Ellipsis
 
 
 def _transposed_side(side: int, kernel: int, stride: int, padding: int, output_padding: int) -> int:
@@ -47,7 +44,7 @@ def check_exact_upsampling(function) -> CheckResult:
     """``function(kernel, stride) -> (padding, output_padding)``: a transposed convolution with these settings
     turns every ``n x n`` map into ``stride * n x stride * n`` (PyTorch accepts them: ``padding >= 0``,
     ``0 <= output_padding < stride``). Tried on :data:`UPSAMPLING_CASES`; any valid answer passes."""
-    if _not_done(function):
+    if not_done(function):
         return failed(NOT_DONE, "write a function of (kernel, stride) that returns (padding, output_padding)")
     if not callable(function):
         return failed(f"expected a function, got {type(function).__name__}",
@@ -58,7 +55,7 @@ def check_exact_upsampling(function) -> CheckResult:
             answer = function(kernel, stride)
         except Exception as error:  # noqa: BLE001 - the learner's code: report it, never crash the notebook
             return failed(f"with {case} your function raised {type(error).__name__}: {error}")
-        if _not_done(answer):
+        if not_done(answer):
             return failed(NOT_DONE, "return a pair (padding, output_padding)")
         if not isinstance(answer, (tuple, list)) or len(answer) != 2:
             return failed(f"with {case} your function returned {answer!r}, not a pair (padding, output_padding)",
@@ -140,7 +137,7 @@ def check_flat_input_block(function) -> CheckResult:
     """``function(weight k x k, stride, padding) -> stride x stride tensor``: the block that repeats over the
     interior when a 1-channel transposed convolution with ``weight`` runs on an all-ones map (see
     :func:`flat_input_block_measured`). Tried on :data:`BLOCK_CASES` with random weights."""
-    if _not_done(function):
+    if not_done(function):
         return failed(NOT_DONE, "write a function of (weight, stride, padding) that returns a stride x stride tensor")
     if not callable(function):
         return failed(f"expected a function, got {type(function).__name__}",
@@ -153,7 +150,7 @@ def check_flat_input_block(function) -> CheckResult:
             got = function(weight.clone(), stride, padding)
         except Exception as error:  # noqa: BLE001 - the learner's code: report it, never crash the notebook
             return failed(f"with {case} your function raised {type(error).__name__}: {error}")
-        if _not_done(got):
+        if not_done(got):
             return failed(NOT_DONE, "return the stride x stride block")
         try:
             got = torch.as_tensor(got, dtype=torch.float64)

@@ -19,15 +19,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from segedu.course.checks import CheckResult, failed, passed
+from segedu.course.checks import CheckResult, failed, not_done, passed
 from segedu.metrics import IGNORE_INDEX
 
 FUSION_KEYS = ("score32", "up32to16", "score16", "fused16", "logits")
 """The tensors of the FCN-16s fusion whose (height, width) the shapes exercise asks for."""
 
-
-def _not_done(answer) -> bool:
-    return answer is None or answer is Ellipsis
 
 
 def _fcn16s(num_classes: int, seed: int = 0):
@@ -64,7 +61,7 @@ def fcn16s_fusion_sizes(image_size: tuple[int, int] = (96, 96), num_classes: int
 
 def check_fcn16s_shapes(answer, image_size: tuple[int, int] = (96, 96), num_classes: int = 3) -> CheckResult:
     """``answer``: ``{name: (height, width)}`` for every name in :data:`FUSION_KEYS`."""
-    if _not_done(answer):
+    if not_done(answer):
         return failed("not done yet: fill in the (height, width) of each tensor",
                       "the backbone halves the size five times (stride 32); score layers are 1x1 convolutions")
     if not isinstance(answer, dict):
@@ -75,7 +72,7 @@ def check_fcn16s_shapes(answer, image_size: tuple[int, int] = (96, 96), num_clas
         return failed(f"missing entries: {', '.join(missing)}", f"give all of {', '.join(FUSION_KEYS)}")
     for key in FUSION_KEYS:
         value = answer[key]
-        if _not_done(value):
+        if not_done(value):
             return failed(f"not done yet: {key} is still {value!r}")
         try:
             got = tuple(int(v) for v in value)
@@ -116,7 +113,7 @@ def check_sum_as_concat_conv(function) -> CheckResult:
     """``function(score_a, score_b) -> nn.Conv2d``: ``score_a`` (``Ca -> K``) and ``score_b`` (``Cb -> K``) are 1x1
     convolutions; the answer is one 1x1 convolution ``Ca + Cb -> K`` with
     ``conv(torch.cat([a, b], dim=1)) == score_a(a) + score_b(b)`` for every ``a``, ``b``."""
-    if _not_done(function):
+    if not_done(function):
         return failed("not done yet: write a function of (score_a, score_b) that returns an nn.Conv2d",
                       "build nn.Conv2d(Ca + Cb, K, 1) and fill its weight and bias from the two layers")
     if not callable(function):
@@ -131,7 +128,7 @@ def check_sum_as_concat_conv(function) -> CheckResult:
             hint = ("the new weight is K x (Ca + Cb) x 1 x 1: torch.cat([score_a.weight, score_b.weight], dim=1)"
                     if isinstance(error, RuntimeError) else "")
             return failed(f"with {case} your function raised {type(error).__name__}: {error}", hint)
-        if _not_done(conv):
+        if not_done(conv):
             return failed("not done yet: your function returns nothing", "return the nn.Conv2d you built")
         if not isinstance(conv, nn.Conv2d):
             return failed(f"expected an nn.Conv2d, got {type(conv).__name__}",
@@ -240,7 +237,7 @@ def check_cell_oracle_iou(function) -> CheckResult:
     Tried on thin-track masks with a band of ignored pixels, for the wire and the gear class and the
     strides in :data:`ORACLE_STRIDES`.
     """
-    if _not_done(function):
+    if not_done(function):
         return failed("not done yet: write a function of (masks, class_index, stride) that returns a float",
                       "average-pool the class indicator over stride x stride cells, vote, paint, then score")
     if not callable(function):
@@ -253,7 +250,7 @@ def check_cell_oracle_iou(function) -> CheckResult:
                 got = function(masks.clone(), class_index, stride)
             except Exception as error:  # noqa: BLE001 - the learner's code: report it, never crash the notebook
                 return failed(f"with {case} your function raised {type(error).__name__}: {error}")
-            if _not_done(got):
+            if not_done(got):
                 return failed("not done yet: your function returns nothing", "return the IoU as a float")
             try:
                 got = float(got)

@@ -14,15 +14,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from segedu.course.checks import CheckResult, failed, passed
+from segedu.course.checks import CheckResult, failed, not_done, passed
 
 BINS = (1, 2, 3, 6)
 
 NOT_DONE = "not done yet: replace the ... with your answer"
-
-
-def _not_done(value) -> bool:
-    return value is None or value is Ellipsis or (isinstance(value, (tuple, list)) and Ellipsis in value)
+ANSWER_TYPES = (tuple, list)
+"""Answers of these types are not done while they still hold a ``...``."""
 
 
 # ---------------------------------------------------------------- exercise 1: what each variant adds
@@ -90,7 +88,7 @@ def _variant_mistakes(run: str, channels: int) -> dict[tuple[int, int], tuple[st
 def check_variant_sizes(answer, channels: int = 64) -> CheckResult:
     """``answer``: ``{run: (channels the head reads, parameters of the module)}`` for every run of
     :data:`VARIANTS`, for a backbone with ``channels`` channels (see :func:`variant_sizes`)."""
-    if _not_done(answer):
+    if not_done(answer, ANSWER_TYPES):
         return failed(NOT_DONE, "fill in a pair (channels, parameters) for every run")
     if not isinstance(answer, dict):
         return failed(f"answer should be a dict run -> (channels, parameters), got {type(answer).__name__}")
@@ -100,7 +98,7 @@ def check_variant_sizes(answer, channels: int = 64) -> CheckResult:
     expected = variant_sizes(channels)
     for run in VARIANTS:
         value = answer[run]
-        if _not_done(value):
+        if not_done(value, ANSWER_TYPES):
             return failed(f"{NOT_DONE} ({run})")
         try:
             got = tuple(int(v) for v in value)
@@ -164,7 +162,7 @@ def bins_that_tell_apart(a: torch.Tensor, b: torch.Tensor, bins=BINS) -> set[int
 
 def check_bins_that_tell_apart(answer, pair: str) -> CheckResult:
     """Check the set of bin sizes (among 1, 2, 3, 6) that tell the two maps of ``pair`` apart."""
-    if _not_done(answer):
+    if not_done(answer, ANSWER_TYPES):
         return failed(NOT_DONE, "write a set of bin sizes, e.g. {2, 6}")
     try:
         chosen = {int(size) for size in answer}

@@ -15,14 +15,11 @@ import copy
 import torch
 from torch import nn
 
-from segedu.course.checks import CheckResult, failed, passed
+from segedu.course.checks import CheckResult, failed, not_done, passed
 
 NOT_DONE = "not done yet: replace the ... with your answer"
 BACKGROUND = "background"
 
-
-def _not_done(value) -> bool:
-    return value is None or value is Ellipsis
 
 
 def _names(answer, what: str) -> tuple[set[str] | None, CheckResult | None]:
@@ -48,7 +45,7 @@ def memory_tracks(pretrained_on, classes_by_track: dict[str, tuple[str, ...]]) -
 def check_memory_tracks(answer, pretrained_on, classes_by_track: dict[str, tuple[str, ...]]) -> CheckResult:
     """Check ``answer``: the tracks of ``classes_by_track`` (track -> class names) that share a class with
     ``pretrained_on`` (the classes the backbone was pretrained on, from its checkpoint's meta)."""
-    if _not_done(answer):
+    if not_done(answer):
         return failed(NOT_DONE, "compare each track's classes with meta['metadata']['pretrained_on']")
     chosen, problem = _names(answer, "track names")
     if problem is not None:
@@ -106,7 +103,7 @@ def check_backbone_loading(function, state_dict: dict) -> CheckResult:
     mistakes: loading into the whole model (the names lack the ``backbone.`` prefix), ``strict=False`` that
     silently loads nothing, a new model built instead of the one given, a head that changed too.
     """
-    if _not_done(function):
+    if not_done(function):
         return failed(NOT_DONE, "define load_backbone_weights(model, state_dict)")
     if not callable(function):
         return failed(f"load_backbone_weights should be a function, got {type(function).__name__}",
@@ -171,7 +168,7 @@ def changed_tensors(backbone: nn.Module, start: dict) -> set[str]:
 def check_frozen_changes(answer, model: nn.Module, start: dict) -> CheckResult:
     """Check ``answer``: the names of the tensors of ``model.backbone`` (frozen, then trained) that differ from
     ``start``, the checkpoint's state_dict it was built from. Names with a ``backbone.`` prefix are accepted."""
-    if _not_done(answer):
+    if not_done(answer):
         return failed(NOT_DONE, "compare frozen_model.backbone.state_dict() with the checkpoint's state_dict, "
                                 "name by name (torch.equal)")
     chosen, problem = _names(answer, "tensor names")

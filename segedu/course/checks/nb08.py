@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import statistics
 
-from segedu.course.checks import CheckResult, failed, passed
+from segedu.course.checks import CheckResult, failed, not_done, passed
 
 TIE = 1e-9
 """Two values closer than this are equal (ties are all accepted)."""
 
-
-def _not_done(value) -> bool:
-    return value is None or value is Ellipsis
 
 
 def track_table(records: list[dict], track: str) -> dict[str, dict]:
@@ -89,7 +86,7 @@ def best_per_ms(records: list[dict], track: str) -> set[str]:
 def check_best_per_ms(answer, records: list[dict], track: str) -> CheckResult:
     """Check ``answer``: the row of ``track`` (a run, or ``"run (N labelled)"``) with the most median mIoU per
     millisecond of median CPU latency. A run name alone is enough when its best row wins."""
-    if _not_done(answer):
+    if not_done(answer):
         return failed("not done yet: the answer is still a placeholder",
                       "for each row of the track: median mIoU divided by median latency_ms; keep the largest")
     if not isinstance(answer, str):
@@ -166,7 +163,7 @@ def per_seed_margins(records: list[dict], track: str, better: str, worse: str) -
 
 def check_smallest_margin(value, records: list[dict], track: str, better: str, worse: str) -> CheckResult:
     """Check ``value``: the smallest over seeds of ``better``'s mIoU minus ``worse``'s, seed by seed."""
-    if _not_done(value):
+    if not_done(value):
         return failed("not done yet: the margin is still a placeholder",
                       "for each seed that both runs have: mIoU of the first minus mIoU of the second; keep the "
                       "smallest")
@@ -238,7 +235,7 @@ def pareto_front(records: list[dict], track: str) -> set[str]:
 
 def check_pareto_front(answer, records: list[dict], track: str) -> CheckResult:
     """Check ``answer`` (a list or set of run names): the Pareto front of mIoU against latency on ``track``."""
-    if _not_done(answer):
+    if not_done(answer):
         return failed("not done yet: the front is still a placeholder",
                       "keep every run that no other run beats on both counts (higher mIoU and lower latency)")
     if isinstance(answer, str) or not hasattr(answer, "__iter__"):

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import torch
 
-from segedu.course.checks import CheckResult, expect_tensor, failed, passed
+from segedu.course.checks import CheckResult, expect_tensor, failed, not_done, passed
 from segedu.models import ASPP, valid_weight_fraction
 from segedu.models.blocks import upsample_to
 
 NOT_DONE = "not done yet: replace the ... with your answer"
-
-
-def _not_done(value) -> bool:
-    return value is None or value is Ellipsis or (isinstance(value, (tuple, list, set, dict)) and Ellipsis in value)
+ANSWER_TYPES = (tuple, list, set, dict)
+"""Answers of these types are not done while they still hold a ``...``."""
 
 
 # ---------------------------------------------------------------- exercise 1: the ASPP forward pass
@@ -64,7 +62,7 @@ def check_aspp_forward(aspp_forward) -> CheckResult:
     Runs it on random ``2 x 6 x 8 x 8`` features with :func:`checking_aspp` (eval mode, so the
     dropout is off) and compares with the module's own forward pass.
     """
-    if _not_done(aspp_forward) or not callable(aspp_forward):
+    if not_done(aspp_forward, ANSWER_TYPES) or not callable(aspp_forward):
         return failed(NOT_DONE, "define aspp_forward(features, aspp) and pass the function itself")
     aspp = checking_aspp()
     features = torch.randn(2, ASPP_IN, ASPP_SIZE, ASPP_SIZE, generator=torch.Generator().manual_seed(3))
@@ -121,7 +119,7 @@ def check_atrous_rates(rates, map_size: int = 8) -> CheckResult:
     Right: three different whole numbers >= 1, each keeping at least :data:`MIN_VALID` of its
     filter inside the map (as the paper's largest rate, 18, does on its 33 x 33 maps).
     """
-    if _not_done(rates):
+    if not_done(rates, ANSWER_TYPES):
         return failed(NOT_DONE, "write three rates as a tuple, e.g. (1, 2, 3)")
     if isinstance(rates, (int, float)) or not hasattr(rates, "__len__"):
         return failed(f"rates should be a tuple of three ints, got {rates!r}", "e.g. (1, 2, 3)")
@@ -239,7 +237,8 @@ def check_who_fixes_what(prediction, measured) -> CheckResult:
     ``prediction``: run (each of :data:`MODELS`) -> a set of :data:`FIXES` (possibly empty), written
     before looking at the numbers. ``measured``: see :func:`what_the_run_says`.
     """
-    if _not_done(prediction) or (isinstance(prediction, dict) and any(_not_done(v) for v in prediction.values())):
+    unfilled = isinstance(prediction, dict) and any(not_done(v, ANSWER_TYPES) for v in prediction.values())
+    if not_done(prediction, ANSWER_TYPES) or unfilled:
         return failed(NOT_DONE, 'write a dict such as {"unet_ppm": {"wires"}, ...}, one set per model')
     if not isinstance(prediction, dict):
         return failed(f"the prediction should be a dict run -> set, got {type(prediction).__name__}")
