@@ -44,6 +44,26 @@ def test_the_plan_covers_every_track_run_and_the_pretraining_comparison_for_each
     assert len(quick) == 2 * len(benchmark.QUICK_RUNS) + 2
 
 
+def test_rows_without_a_claim_train_on_the_first_seeds_and_every_claimed_run_on_every_seed():
+    seeds = list(range(benchmark.SEEDS))
+    jobs = benchmark.plan_jobs(seeds)
+    few = {(track, run) for track, runs in benchmark.FEW_SEED_RUNS.items() for run in runs}
+    assert few and all(run in recipes.TRACK_RUNS[track] for track, run in few)
+    for track, run in few:
+        assert sorted(job.seed for job in jobs if (job.track, job.run) == (track, run)) == list(
+            range(benchmark.FEW_SEEDS))
+    per_seed = {seed: sum(job.seed == seed for job in jobs) for seed in seeds}
+    assert per_seed[benchmark.FEW_SEEDS] == per_seed[0] - len(few)
+    # Score every planned job so that each claim can be decided (unet_context the best on mixed):
+    # a claim that compares a few-seed row would then be decided on fewer seeds.
+    classes = {"boat": 0.9, "car": 0.9, "wire": 0.5}
+    board = [record(job.run, job.track, job.seed, 0.95 if job.run == "unet_context" else 0.5, labelled=job.labelled,
+                    class_iou=classes) for job in jobs]
+    decided = claims.check_claims(board)
+    assert len(decided) == 18
+    assert all(claim.seeds == tuple(seeds) for claim in decided if claim.seeds)
+
+
 def test_few_labelled_scenes_train_the_recipes_steps_and_validate_as_often(monkeypatch):
     import segedu.train
 
