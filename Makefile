@@ -16,7 +16,7 @@ help:
 	@echo "make lab          open the course in JupyterLab (installs on first use)"
 	@echo "make test         run every test: lint, unit tests, notebooks, browser (installs on first use)"
 	@echo "make course       execute every notebook in learner mode into build/course/, with timings"
-	@echo "make bench        train the leaderboard models, 5 seeds, 2 processes (under 2 hours on a quiet 2-core CPU)"
+	@echo "make bench        train the leaderboard models, 5 seeds, 2 processes (1 h 43 min on a quiet 2-core CPU)"
 	@echo "make bench-quick  one seed, one pair of models per claim (about 10 minutes), into build/bench/"
 	@echo "make bench-check  re-run a few seed-0 jobs and compare them digit for digit with the leaderboard"
 	@echo "make compat       run segedu under Colab's package set, ipywidgets 7.7.1 and torch 2.4 / Python 3.10 (downloads about 6 GB once)"
