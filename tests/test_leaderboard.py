@@ -258,7 +258,14 @@ def test_bad_arguments_are_refused_before_anything_is_written(work, capsys, argv
 
 def test_a_filter_that_matches_nothing_lists_the_jobs(work, capsys):
     assert cli.main(["--only", "nothing/here"]) == 2
-    assert "no job matches --only nothing/here; the jobs are:" in capsys.readouterr().err
+    assert "no job matches --only nothing/here for seeds [0, 1, 2, 3, 4]; the jobs are:" in capsys.readouterr().err
+
+
+def test_a_few_seed_row_asked_for_on_a_later_seed_says_which_seeds_it_trains_on(work, capsys):
+    assert cli.main(["--only", "unet_ppm/mixed", "--seed", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "no job matches --only unet_ppm/mixed for seeds [3]" in err
+    assert "train on seeds 0 to 2 only" in err and "unet_ppm" in err.split("train on seeds")[1]
 
 
 def test_processes_of_a_partial_run_share_the_work_file_and_never_touch_results(work):

@@ -89,7 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     jobs = benchmark.plan_jobs(seeds, args.quick, args.only)
     if not jobs:
         runs = sorted({job.key for job in benchmark.plan_jobs(seeds, args.quick)})
-        print(f"no job matches --only {' '.join(args.only or [])}; the jobs are: {', '.join(runs)}", file=sys.stderr)
+        print(f"no job matches --only {' '.join(args.only or [])} for seeds {seeds}; the jobs are: {', '.join(runs)}",
+              file=sys.stderr)
+        if any(seed >= benchmark.FEW_SEEDS for seed in seeds):
+            print(f"(rows that no claim compares train on seeds 0 to {benchmark.FEW_SEEDS - 1} only: "
+                  + "; ".join(f"{', '.join(names)} on {track}" for track, names in benchmark.FEW_SEED_RUNS.items())
+                  + ")", file=sys.stderr)
         return 2
     print(f"segedu leaderboard: {len(jobs)} jobs, seeds {seeds}, {args.processes} process(es); "
           f"{records.stamp(args.threads)}", flush=True)
