@@ -29,7 +29,6 @@ EXAMPLE_WEIGHTS = (0.2, 1.0, 3.0, 0.5)
 """Class weights of the weighted cross-entropy exercise (4 classes: background light, class 2 heavy)."""
 
 
-
 def _example_batch(seed: int = 0, num_classes: int = 4, size: int = 6) -> tuple[torch.Tensor, torch.Tensor]:
     """Random logits ``2 x C x size x size`` and a target ``2 x size x size`` with some 255 pixels."""
     generator = torch.Generator().manual_seed(seed)

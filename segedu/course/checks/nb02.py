@@ -30,7 +30,6 @@ EXERCISE_CHAIN = ((3, 1), (3, 2), (3, 1), (2, 2), (3, 1, 2))
 (stride 2), dilated conv 3x3 (dilation 2)."""
 
 
-
 def _as_int(value, name: str):
     """``(int, None)`` or ``(None, failing CheckResult)``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != int(value):

@@ -31,7 +31,6 @@ INPUT_SIDES = (3, 5, 8)
 """Input sides every answer must upsample exactly."""
 
 
-
 def _transposed_side(side: int, kernel: int, stride: int, padding: int, output_padding: int) -> int:
     """The output side of ``nn.ConvTranspose2d`` on a ``side x side`` input (measured by running it)."""
     layer = nn.ConvTranspose2d(1, 1, kernel, stride=stride, padding=padding, output_padding=output_padding,

@@ -26,7 +26,6 @@ FUSION_KEYS = ("score32", "up32to16", "score16", "fused16", "logits")
 """The tensors of the FCN-16s fusion whose (height, width) the shapes exercise asks for."""
 
 
-
 def _fcn16s(num_classes: int, seed: int = 0):
     from segedu.models import FCN
 

@@ -21,7 +21,6 @@ NOT_DONE = "not done yet: replace the ... with your answer"
 BACKGROUND = "background"
 
 
-
 def _names(answer, what: str) -> tuple[set[str] | None, CheckResult | None]:
     """``(set of strings, None)`` for a list/set/tuple of strings, else ``(None, a failing result)``."""
     if isinstance(answer, str) or not hasattr(answer, "__iter__"):

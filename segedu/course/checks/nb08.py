@@ -20,7 +20,6 @@ TIE = 1e-9
 """Two values closer than this are equal (ties are all accepted)."""
 
 
-
 def track_table(records: list[dict], track: str) -> dict[str, dict]:
     """``{run: medians}`` of the runs on ``track`` trained on all its scenes, from the counted records.
 
