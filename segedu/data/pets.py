@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from segedu.data.fetching import DatasetNotAvailable
 from segedu.data.tracks import IGNORE_INDEX, palette
 from segedu.data.transforms import as_image, as_mask, eval_transforms
 
@@ -34,10 +35,6 @@ TRIMAP_TO_CLASS = torch.tensor([IGNORE_INDEX, 1, 0, IGNORE_INDEX], dtype=torch.u
 LAYOUT = """    <root>/oxford-iiit-pet/images/<name>.jpg
     <root>/oxford-iiit-pet/annotations/trimaps/<name>.png
     <root>/oxford-iiit-pet/annotations/trainval.txt and test.txt (lines "<name> <class> <species> <breed>")"""
-
-
-class DatasetNotAvailable(RuntimeError):
-    """The dataset is not on disk and could not be downloaded; the message says how to get it."""
 
 
 def _how_to_get(root: Path) -> str:
