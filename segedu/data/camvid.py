@@ -316,11 +316,17 @@ def _check_root(root) -> Path:
     return root
 
 
-def _offline_advice(split: str = "train") -> str:
-    return (f"What to do: check that this machine is online and run again; or fetch CamVid on another machine "
-            f"(git clone {GITHUB_URL}) and give that copy, or a folder holding its CamVid/, as source= or in "
-            f"${SOURCE_ENV}; or, to try the code without the full data, use the small subset that ships with "
-            f"the course: CamVid({split!r}, subset=True) (too small to train on).")
+def _what_to_do(split: str, source: str) -> str:
+    """What a learner can do when the full data cannot be had from ``source``."""
+    if is_url(source):
+        first = (f"check that this machine is online and run again; or fetch CamVid on another machine (git clone "
+                 f"{GITHUB_URL}) and give that clone, or a folder that holds its CamVid/, as source= or in "
+                 f"${SOURCE_ENV}")
+    else:
+        first = (f"give source= (or ${SOURCE_ENV}) a clone of {GITHUB_URL} or a folder that holds its CamVid/, or "
+                 f"leave both unset to fetch from GitHub")
+    return (f"What to do: {first}; or, to try the code without the full data, use the small subset that ships "
+            f"with the course: CamVid({split!r}, subset=True) (too small to train on).")
 
 
 def fetch(root=None, source=None, resolution: str = "half", timeout: float = FETCH_TIMEOUT_SECONDS,
@@ -354,7 +360,7 @@ def fetch(root=None, source=None, resolution: str = "half", timeout: float = FET
             except DatasetNotAvailable as error:
                 hint = "" if is_url(source) else wrong_folder_hint(Path(source))
                 raise DatasetNotAvailable(f"CamVid could not be fetched into {root}: {error} {hint + ' ' if hint else ''}"
-                                          f"{_offline_advice(split)}") from None
+                                          f"{_what_to_do(split, source)}") from None
             caches = []
             for each in SPLITS:
                 try:
@@ -471,8 +477,10 @@ class CamVid(Dataset):
             if not (self.root / "CamVid").is_dir():
                 if not download:
                     raise DatasetNotAvailable(
-                        f"CamVid is not at {self.root / 'CamVid'} and download=False. Run with download=True to "
-                        f"fetch it from {default_source(source)}. {_offline_advice(split)}")
+                        f"CamVid is not at {self.root / 'CamVid'}, and download=False forbids fetching it. Run with "
+                        f"download=True to fetch it (about 180 MB) from {default_source(source)}, or put the SegNet "
+                        f"tutorial's CamVid/ folder there; or try the code on the subset that ships with the "
+                        f"course: CamVid({split!r}, subset=True) (too small to train on).")
                 fetch(self.root, source, resolution, timeout, progress, split)
             self.names, self._images, self._masks = _load_split(self.root, split, self.photo_size, progress)
 

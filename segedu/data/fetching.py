@@ -108,7 +108,10 @@ def folder_lock(folder: Path) -> Iterator[None]:
         return
     handle = os.open(folder, os.O_RDONLY)
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError:  # a file system without locks (some network drives): go on unlocked
+            pass
         yield
     finally:
         os.close(handle)  # closing releases the lock
