@@ -2,6 +2,17 @@
 # Both create .venv on first use and reuse it afterwards (reinstalling when the
 # dependency files change).
 
+# `make -f path/to/Makefile ...` from another folder runs the same goals in the repository's folder,
+# where every relative path below (pyproject.toml, .venv, notebooks/) is meant.
+HERE := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+ifneq ($(abspath $(CURDIR)),$(HERE))
+$(firstword $(MAKECMDGOALS) help):
+	@$(MAKE) --no-print-directory -C "$(HERE)" $(MAKECMDGOALS)
+$(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS)):
+	@:
+.PHONY: $(MAKECMDGOALS) help
+else
+
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -10,7 +21,7 @@ PORT   ?= 8888
 # nbval compares only cells tagged `nbval-check-output`; notebooks run in fast mode.
 PYTEST_ARGS ?=
 
-.PHONY: lab test unit notebooks lint compat course bench bench-quick bench-check venv clean help
+.PHONY: check-port lab test unit notebooks lint compat course bench bench-quick bench-check venv clean help
 
 help:
 	@echo "make lab          open the course in JupyterLab (installs on first use)"
@@ -31,6 +42,19 @@ venv: $(STAMP)
 # A folder that holds something else (no pyvenv.cfg, not being built here) is never removed: make stops.
 VENV_OK       := $(VENV)/.segedu-venv-complete
 VENV_BUILDING := $(VENV)/.segedu-venv-building
+
+# A venv that was complete can break later (its bin/python or its torch removed by hand or by another
+# tool): it then loses its marks, and the rule below removes it and builds it again, instead of failing
+# in the middle of a notebook with "No module named 'torch'". Costs one `import torch` per make.
+NEEDS_VENV := lab test unit notebooks lint compat course bench bench-quick bench-check venv
+ifneq ($(filter $(NEEDS_VENV),$(MAKECMDGOALS)),)
+ifneq ($(wildcard $(STAMP) $(VENV_OK)),)
+ifneq ($(shell $(PY) -c 'import torch, segedu' >/dev/null 2>&1 && echo works),works)
+$(info $(VENV) no longer works: $(PY) cannot import torch and segedu. It is built again.)
+$(shell rm -f $(STAMP) $(VENV_OK))
+endif
+endif
+endif
 
 $(STAMP): pyproject.toml requirements/local.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "segedu needs Python 3.10 or newer, found " + sys.version.split()[0]'
@@ -57,7 +81,13 @@ $(STAMP): pyproject.toml requirements/local.txt
 LAB_FLAGS = $(shell [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] || [ "$$(uname)" = Darwin ] || echo --no-browser) \
             $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-lab: $(STAMP)
+# A port is a whole number from 1 to 65535; Jupyter would print a URL for any other where nothing listens.
+check-port:
+	@case "$(PORT)" in ''|*[!0-9]*) bad=1;; *) [ "$(PORT)" -ge 1 ] && [ "$(PORT)" -le 65535 ] || bad=1;; esac; \
+	if [ -n "$$bad" ]; then echo "PORT=$(PORT) is not a port number: give a whole number from 1 to 65535," \
+	     "for example make lab PORT=8890." >&2; exit 2; fi
+
+lab: check-port $(STAMP)
 	@echo "Opening the course in JupyterLab; open the URL printed below (with its token) in a browser."
 	@echo "Stop the server with Ctrl-C (twice)."
 	$(PY) -m jupyter lab --ServerApp.port=$(PORT) $(LAB_FLAGS) notebooks/00_welcome.ipynb
@@ -95,3 +125,5 @@ bench-check: $(STAMP)
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache
+
+endif

@@ -1,6 +1,13 @@
 """segedu.leaderboard: jobs, the one record schema, its files, the claims, the report and the command line."""
 
+import contextlib
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -302,17 +309,114 @@ def test_merge_combines_files_and_refuses_duplicates_and_mixed_modes(work, capsy
     records.write_records(second, [record("unet", "thin", 1, 0.8), record("encdec", "thin", 1, 0.45)])
     assert cli.main(["--merge", str(first), str(second), "--out", str(work / "merged")]) == 0
     assert len(records.read_records(work / "merged" / "leaderboard.json")) == 4
-    with pytest.raises(SystemExit, match=r"unet/thin seed 0 is in .*a.json and in .*a.json"):
-        cli.main(["--merge", str(first), str(first), "--out", str(work / "twice")])
-    records.write_records(second, [record("unet", "thin", 1, 0.8, mode="learner")])
-    with pytest.raises(SystemExit, match="mix fast and learner-mode records"):
-        cli.main(["--merge", str(first), str(second), "--out", str(work / "mixed")])
+    capsys.readouterr()
+    assert cli.main(["--merge", str(first), str(first), "--out", str(work / "twice")]) == 2
+    assert re.search(r"unet/thin seed 0 is in .*a.json and in .*a.json", capsys.readouterr().err)
+    records.write_records(second, [record("unet", "thin", 0, 0.8, mode="learner")])
+    # the same job in two modes: a mode mismatch, not a duplicate
+    assert cli.main(["--merge", str(first), str(second), "--out", str(work / "mixed")]) == 2
+    assert "mix fast and learner-mode records" in capsys.readouterr().err
     broken = work / "broken.json"
     broken.write_text("{oops")
     before = (work / "merged" / "leaderboard.json").read_bytes()
-    with pytest.raises(ValueError, match="broken.json is not valid JSON"):
-        cli.main(["--merge", str(broken), "--out", str(work / "merged")])
+    assert cli.main(["--merge", str(broken), "--out", str(work / "merged")]) == 2
+    error = capsys.readouterr().err
+    assert "broken.json is not valid JSON" in error and "Traceback" not in error
     assert (work / "merged" / "leaderboard.json").read_bytes() == before
+
+
+@pytest.fixture
+def committed(work):
+    """A committed leaderboard of learner-mode records in work/results; returns its three files' bytes."""
+    report.write_leaderboard([record(run, "thin", seed, 0.5 + seed / 10, mode="learner")
+                              for run in ("unet", "encdec") for seed in range(5)], work / "results")
+    return {name: (work / "results" / name).read_bytes()
+            for name in ("leaderboard.json", "leaderboard.md", "leaderboard.png")}
+
+
+def unchanged(work, committed) -> bool:
+    return {name: (work / "results" / name).read_bytes() for name in committed} == committed
+
+
+def test_a_merge_writes_build_bench_unless_it_says_replace_committed(work, committed, capsys):
+    fast = work / "fast.json"
+    records.write_records(fast, [record("plain", "shapes", 0, 0.3)])
+    assert cli.main(["--merge", str(fast)]) == 0  # before the fix: the committed leaderboard was replaced
+    assert unchanged(work, committed)
+    assert len(records.read_records(work / "build" / "bench" / "leaderboard.json")) == 1
+    for argv in (["--out", str(work / "results")], ["--replace-committed"]):
+        assert cli.main(["--merge", str(fast), *argv]) == 2
+        assert unchanged(work, committed)
+    error = capsys.readouterr().err
+    assert "say --replace-committed" in error and "learner-mode records only" in error
+    learner = work / "learner.json"
+    records.write_records(learner, [record("unet", "thin", seed, 0.9, mode="learner") for seed in range(5)])
+    assert cli.main(["--merge", str(learner), "--replace-committed"]) == 0
+    assert len(records.read_records(work / "results" / "leaderboard.json")) == 5
+
+
+def test_a_merge_refuses_incomplete_records_for_the_committed_leaderboard(work, committed, capsys):
+    stopped = work / "stopped.json"
+    records.write_records(stopped, [record("unet", "thin", 0, 0.9, mode="learner", completed=False)])
+    assert cli.main(["--merge", str(stopped), "--replace-committed"]) == 2
+    assert "complete runs only" in capsys.readouterr().err and unchanged(work, committed)
+
+
+def test_a_partial_or_fast_run_never_writes_the_committed_leaderboard(work, committed, monkeypatch, capsys):
+    trained = []
+    monkeypatch.setattr(benchmark, "train_and_score",
+                        lambda run, track, seed, **kwargs: trained.append(run) or record(run, track, seed, 0.5))
+    assert cli.main(["--only", "plain/shapes", "--seed", "0", "--out", str(work / "results")]) == 2
+    assert trained == [] and unchanged(work, committed)  # refused before any training
+    assert "may not replace" in capsys.readouterr().err
+    monkeypatch.setenv("SEGEDU_FAST", "1")
+    assert cli.main([]) == 0  # a full run in fast mode: into build/bench/
+    assert trained and unchanged(work, committed)
+    assert (work / "build" / "bench" / "leaderboard.json").is_file()
+
+
+@pytest.mark.parametrize("value", [1.7, float("nan"), -0.1, "0.5", True])
+def test_records_with_scores_outside_0_1_are_refused(work, value, capsys):
+    path = work / "odd.json"
+    path.write_text(json.dumps(records.records_document([record("unet", "thin", 0, 0.5)]))
+                    .replace('"miou": 0.5', f'"miou": {json.dumps(value) if value == value else "NaN"}'))
+    assert cli.main(["--merge", str(path), "--out", str(work / "merged")]) == 2
+    assert "not a score between 0 and 1" in capsys.readouterr().err
+    assert not (work / "merged").exists()
+    with pytest.raises(ValueError, match=r"class_iou\['boat'\]"):
+        records.check_records([record("unet", "thin", 0, 0.5, class_iou={"boat": 2.0})], "test")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--check", "--merge", "missing.json"], "--check re-runs the reference's own jobs"),
+    (["--check", "--only", "unet"], "it takes no --only"),
+    (["--reference", "r.json"], "add --check"),
+    (["--replace-committed"], "goes with --merge"),
+    (["--merge", "a.json", "--seed", "1"], "--merge trains nothing"),
+    (["--threads", "1000"], "more threads than CPUs"),
+    (["--check", "--reference", "missing.json"], "--reference: No records file at missing.json"),
+])
+def test_contradictory_or_impossible_options_are_refused_with_a_message(work, capsys, argv, message):
+    assert cli.main(argv) == 2
+    error = capsys.readouterr().err
+    assert message in error and "Traceback" not in error
+
+
+def test_out_must_be_a_folder_and_writable(work, capsys):
+    source = work / "a.json"
+    records.write_records(source, [record("unet", "thin", 0, 0.5)])
+    assert cli.main(["--merge", str(source), "--out", str(source)]) == 2
+    assert "is a file; --out takes a folder" in capsys.readouterr().err
+    assert cli.main(["--merge", str(source), "--out", "/proc/segedu-nope/results"]) == 2
+    error = capsys.readouterr().err
+    assert "cannot write the leaderboard into /proc/segedu-nope/results" in error and "Traceback" not in error
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "nan", "soon"])
+def test_max_seconds_must_be_a_positive_number(work, capsys, value):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["--max-seconds", value])
+    assert stop.value.code == 2 and "--max-seconds" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -360,3 +464,44 @@ def test_the_stamp_names_the_threads_of_the_training_processes():
     assert records.stamp(1).startswith("1 torch thread(s) per process on ")
     assert records.stamp(3).startswith("3 torch thread(s) per process on ")
     assert records.stamp().startswith(f"{torch.get_num_threads()} torch thread(s) per process")
+
+
+def _ended(pid: int) -> bool:
+    """True when process ``pid`` no longer runs (gone, or a zombie nobody has reaped yet)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads process states from /proc (Linux)")
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_workers_end_when_the_benchmark_that_started_them_is_killed(tmp_path, repo_root, how):
+    script = (f"import sys; sys.path.insert(0, {str(repo_root / 'tests')!r})\n"
+              "from pathlib import Path\n"
+              "from segedu.leaderboard import benchmark\n"
+              "from sleepy_jobs import sleepy_job\n"
+              "jobs = [benchmark.Job('a', 't', 0), benchmark.Job('b', 't', 0)]\n"
+              f"benchmark.run_jobs(jobs, Path({str(tmp_path / 'records.json')!r}), 1, processes=2, work=sleepy_job)\n")
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    parent = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "SLEEPY_PIDS": str(pids)})
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        workers = [int(path.name) for path in pids.iterdir()]
+        assert len(workers) == 2, "the two workers did not start"
+        parent.send_signal(how)
+        parent.wait(timeout=30)
+        deadline = time.monotonic() + 10 * benchmark.ORPHAN_CHECK_SECONDS + 5
+        while not all(_ended(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert all(_ended(pid) for pid in workers), "workers kept running after the benchmark was killed"
+    finally:
+        parent.kill()
+        for path in pids.iterdir():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(path.name), signal.SIGKILL)

@@ -19,8 +19,9 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None or os.name != "posi
                                 reason="needs make and a POSIX shell")
 
 VENV_PYTHON = r"""#!/bin/sh
-# The python of a stand-in venv: only `-m pip ...` is supported.
+# The python of a stand-in venv: `-m pip ...`, and `-c CODE` (fails once torch-removed exists).
 venv="$(cd "$(dirname "$0")/.." && pwd)"
+if [ "$1" = "-c" ]; then [ ! -f "$venv/torch-removed" ]; exit $?; fi  # the Makefile's `import torch, segedu`
 if [ "$1 $2" != "-m pip" ]; then echo "stub venv python: unsupported $*" >&2; exit 2; fi
 if [ ! -f "$venv/pip-installed" ]; then echo "$venv/bin/python: No module named pip" >&2; exit 1; fi
 shift 2
@@ -57,13 +58,15 @@ def project(tmp_path, repo_root):
     return tmp_path
 
 
-def make_venv(project, stop: str = "") -> subprocess.CompletedProcess:
-    """Run ``make venv`` with the venv in ``project/env``; return the finished process."""
+def make_venv(project, stop: str = "", goal: str = "venv", cwd=None, makefile=None, venv=None,
+              extra=()) -> subprocess.CompletedProcess:
+    """Run ``make venv`` (or ``goal``) with the venv in ``project/env``; return the finished process."""
     env = {**os.environ, "STUB_LOG": str(project / "log.txt"), "STUB_VENV_PYTHON": str(project / "venv-python"),
            "STUB_STOP": stop}
     env.pop("MAKEFLAGS", None)
-    return subprocess.run(["make", "--no-print-directory", "venv", f"PYTHON={project / 'python3'}",
-                           f"VENV={project / 'env'}"], cwd=project, env=env, capture_output=True, text=True,
+    command = ["make", "--no-print-directory"] + (["-f", str(makefile)] if makefile else [])
+    return subprocess.run(command + [goal, f"PYTHON={project / 'python3'}", f"VENV={venv or project / 'env'}",
+                                     *extra], cwd=cwd or project, env=env, capture_output=True, text=True,
                           timeout=60)
 
 
@@ -175,3 +178,35 @@ def test_an_empty_folder_is_used(project):
     result = make_venv(project)
     assert result.returncode == 0, result.stderr
     assert calls(project) == INSTALL
+
+
+@pytest.mark.parametrize("damage", ["torch removed", "bin/python removed"])
+def test_a_complete_venv_that_broke_later_is_built_again(project, damage):
+    assert make_venv(project).returncode == 0
+    calls(project)
+    env = project / "env"
+    if damage == "torch removed":  # the install stamp is still newer than the dependency files
+        (env / "torch-removed").touch()
+    else:
+        (env / "bin" / "python").unlink()
+    result = make_venv(project)  # before the fix: nothing to do here, then "No module named 'torch'" or error 127
+    assert result.returncode == 0, result.stderr
+    assert "no longer works" in result.stdout and "built again" in result.stdout
+    assert calls(project) == INSTALL
+    assert not (env / "torch-removed").exists()
+
+
+def test_make_from_another_folder_runs_in_the_repository(project, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    result = make_venv(project, cwd=elsewhere, makefile=project / "Makefile", venv="env")
+    assert result.returncode == 0, result.stderr  # before the fix: "No rule to make target 'pyproject.toml'"
+    assert calls(project) == INSTALL
+    assert (project / "env" / ".segedu-installed").is_file() and not (elsewhere / "env").exists()
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "abc", ""])
+def test_lab_refuses_a_port_that_is_not_one_before_installing_anything(project, port):
+    result = make_venv(project, goal="lab", extra=[f"PORT={port}"])
+    assert result.returncode != 0
+    assert f"PORT={port} is not a port number" in result.stderr and "1 to 65535" in result.stderr
+    assert calls(project) == []

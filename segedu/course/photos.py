@@ -56,7 +56,7 @@ def pretrained_choice(backbone: str) -> tuple[str | None, str]:
     path = course_weights_path()
     if not path.is_file():
         return None, (f"the small backbone from random weights: the course's pretrained weights ({path}) are "
-                      "not there yet (`python -m segedu.course.pretrain` makes them)")
+                      "not there yet (`python -m segedu.course.pretrain --replace-course-weights` makes them)")
     try:
         load_course_weights_(SmallBackbone(), path)
     except (ValueError, OSError) as error:

@@ -13,6 +13,9 @@ import concurrent.futures
 import dataclasses
 import fnmatch
 import multiprocessing
+import os
+import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -142,24 +145,38 @@ def plan_jobs(seeds, quick: bool = False, only: list[str] | None = None) -> list
     return jobs
 
 
-def _run_job(job: Job, threads: int, max_seconds: float | None) -> dict:
+def run_job(job: Job, threads: int, max_seconds: float | None) -> dict:
+    """Train and score ``job`` with ``threads`` torch threads: its record."""
     torch.set_num_threads(threads)
     return train_and_score(job.run, job.track, job.seed, labelled=job.labelled, max_seconds=max_seconds)
 
 
-def _worker_ignores_ctrl_c() -> None:
-    import signal
+ORPHAN_CHECK_SECONDS = 1.0
+"""How often a worker process checks that the benchmark that started it is still there."""
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the main process, which stops the workers
+
+def _prepare_worker(parent: int) -> None:
+    """Set up a worker process: Ctrl-C goes to the main process, which stops the workers; and a worker
+    whose main process is gone (``kill -9``) ends itself instead of training on for nobody."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_end_when_orphaned, args=(parent,), daemon=True).start()
+
+
+def _end_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_SECONDS)
+    os._exit(1)
 
 
 def run_jobs(jobs: list[Job], work_file: Path, threads: int, processes: int = 1, max_seconds: float | None = None,
-             report: Callable[[int, Job, dict], None] | None = None) -> list[dict]:
+             report: Callable[[int, Job, dict], None] | None = None,
+             work: Callable[[Job, int, float | None], dict] = run_job) -> list[dict]:
     """Run ``jobs`` and add each record to ``work_file`` as soon as it is made; return the records.
 
     ``processes`` > 1 runs that many jobs at once, each in its own process with ``threads`` torch
-    threads. ``report(number, job, record)`` is called after each job. Ctrl-C stops everything;
-    the records made so far stay in ``work_file``.
+    threads. ``report(number, job, record)`` is called after each job. ``work(job, threads,
+    max_seconds)`` makes a job's record (:func:`run_job`; a module-level function, so that worker
+    processes can import it). Ctrl-C stops everything; the records made so far stay in ``work_file``.
     """
     made = []
 
@@ -172,12 +189,12 @@ def run_jobs(jobs: list[Job], work_file: Path, threads: int, processes: int = 1,
     if processes <= 1:
         torch.set_num_threads(threads)
         for number, job in enumerate(jobs, 1):
-            keep(number, job, _run_job(job, threads, max_seconds))
+            keep(number, job, work(job, threads, max_seconds))
         return made
     context = multiprocessing.get_context("spawn")  # fresh interpreters: no inherited threads or state
-    with concurrent.futures.ProcessPoolExecutor(processes, mp_context=context,
-                                                initializer=_worker_ignores_ctrl_c) as pool:
-        futures = {pool.submit(_run_job, job, threads, max_seconds): job for job in jobs}
+    with concurrent.futures.ProcessPoolExecutor(processes, mp_context=context, initializer=_prepare_worker,
+                                                initargs=(os.getpid(),)) as pool:
+        futures = {pool.submit(work, job, threads, max_seconds): job for job in jobs}
         try:
             for number, future in enumerate(concurrent.futures.as_completed(futures), 1):
                 keep(number, futures[future], future.result())

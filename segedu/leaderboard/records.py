@@ -18,6 +18,7 @@ Record files are JSON: ``{"format": "segedu-records", "version": 2, "records": [
 from __future__ import annotations
 
 import datetime
+import math
 import os
 import platform
 from pathlib import Path
@@ -140,10 +141,31 @@ def check_records(records, where: str) -> list[dict]:
             raise ValueError(f"{where}: record {index} ({describe_key(record)}) lacks the field(s) "
                              f"{', '.join(missing)}; it was not written by this version of segedu. Re-run the "
                              f"benchmark, or remove the file.")
-        if record["miou"] is not None and not isinstance(record["miou"], (int, float)):
-            raise ValueError(f"{where}: record {index} ({describe_key(record)}) has a non-numeric miou "
-                             f"{record['miou']!r}.")
+        for name, value in _scores(record):
+            if value is not None and not _is_share(value):
+                raise ValueError(f"{where}: record {index} ({describe_key(record)}) has {name} {value!r}, which is "
+                                 f"not a score between 0 and 1: the file was damaged or edited by hand. Re-run the "
+                                 f"job, or remove the record.")
     return records
+
+
+SCORES = ("miou", "pixel_accuracy", "boundary")
+"""Fields that hold one score between 0 and 1 (or None when not measured)."""
+SCORE_TABLES = ("size_iou", "class_iou")
+"""Fields that hold a dict of such scores."""
+
+
+def _scores(record: dict):
+    """``(field name, value)`` of every score of ``record``, the entries of its score tables included."""
+    for name in SCORES:
+        yield name, record.get(name)
+    for table in SCORE_TABLES:
+        for key, value in (record.get(table) or {}).items():
+            yield f"{table}[{key!r}]", value
+
+
+def _is_share(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0 <= value <= 1
 
 
 def read_records(path, what: str = "records file") -> list[dict]:

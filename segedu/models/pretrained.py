@@ -28,7 +28,7 @@ from torch import nn
 PRETRAINED_CHOICES = (None, "imagenet", "course")
 FALLBACKS = ("course", "random", "error")
 COURSE_WEIGHTS_FORMAT = "segedu-backbone-v2"
-PRETRAIN_SCRIPT = "-m segedu.course.pretrain"
+PRETRAIN_SCRIPT = "-m segedu.course.pretrain --replace-course-weights"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 DOWNLOAD_TIMEOUT_SECONDS = 30.0
