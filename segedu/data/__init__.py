@@ -33,8 +33,8 @@ __all__ = [
 
 
 def __getattr__(name):
-    # The photo loader needs torchvision, which takes a while to import: load it when first used.
     if name in ("OxfordPets", "DatasetNotAvailable"):
+        # heavy dependency: the photo loader needs torchvision, slow to import, so it loads on first use
         from segedu.data import pets
 
         return getattr(pets, name)

@@ -82,6 +82,7 @@ class ResNet18Backbone(nn.Module):
 
     def __init__(self, in_channels: int = 3, output_stride: int = 32):
         super().__init__()
+        # heavy dependency: torchvision is slow to import, and only ResNet-18 needs it
         import torchvision
 
         _check_output_stride(output_stride, "ResNet18Backbone")
