@@ -49,7 +49,7 @@ def course_weights_path() -> Path:
 
 def _architecture(backbone: nn.Module) -> dict:
     return {"architecture": type(backbone).__name__, "in_channels": int(backbone.in_channels),
-            "channels": [int(c) for c in backbone.channels]}
+            "channels": [int(c) for c in backbone.channels.values()]}
 
 
 def save_course_backbone(backbone: nn.Module, path: str | Path | None = None, **metadata) -> Path:

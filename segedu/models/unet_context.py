@@ -110,22 +110,15 @@ class UNetContext(UNet):
                 nn.Conv2d(aux_width, num_classes, kernel_size=1),
             )
 
-    def segment(self, x):
-        size = x.shape[-2:]
-        x = self.first(x)
-        skips = []
-        for down in self.downs:  # contracting path, as in U-Net
-            skips.append(x)
-            x = down(x)
-        bottleneck = x
-        for up, merge, skip in zip(self.ups, self.decoder, reversed(skips), strict=True):  # expanding path
-            x = merge(torch.cat([skip, up(x)], dim=1))
+    def decode(self, features):
+        *skips, bottleneck = features.values()  # U-Net's contracting path
+        x = self.expand(bottleneck, skips)  # and its expanding path
         pooled = self.scene(bottleneck)  # the whole scene, pooled from the bottleneck
         logits = self.classifier(x)
         if self.use_context:  # = a 1x1 classifier on cat(x, context upsampled to every pixel); see the class
             for conv, branch in zip(self.context_classifier, pooled, strict=True):
-                logits = logits + upsample_to(conv(branch), size)
+                logits = logits + upsample_to(conv(branch), x.shape[-2:])
         if self.aux_head is not None and self.training:
             with_context = torch.cat([bottleneck, self.scene.upsampled(pooled, bottleneck.shape[-2:])], dim=1)
-            return {"out": logits, "aux": upsample_to(self.aux_head(with_context), size)}
+            return {"out": logits, "aux": self.aux_head(with_context)}  # aux upsampled by SegmentationModel
         return logits
