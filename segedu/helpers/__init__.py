@@ -5,8 +5,8 @@ The files a learner opens from a notebook's link (:mod:`segedu.metrics`, :mod:`s
 :mod:`segedu.train.helpers` holds the pieces of ``fit`` that a first reading can skip.
 
 * :mod:`~segedu.helpers.masks`: checks of masks, logits and predictions (metrics and training);
-* :mod:`~segedu.helpers.writing`: atomic writes, file locks, leftovers of killed writers, and
-  errors that say why a folder cannot be written;
-* :mod:`~segedu.helpers.checkpoints`: plain JSON values, and what an unreadable file is;
+* :mod:`~segedu.helpers.writing`: plain JSON values, atomic writes, file locks, leftovers of killed
+  writers, and errors that say why a folder cannot be written;
+* :mod:`~segedu.helpers.checkpoints`: what an unreadable checkpoint file is, and devices it asks for;
 * :mod:`~segedu.helpers.drawing`: colours, image conversion and the figure grid of the pictures.
 """
