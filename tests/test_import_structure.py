@@ -1,5 +1,5 @@
-"""The library's imports point one way: no import cycle, nothing from the course or the leaderboard, and
-imports at the top of each module except an optional or heavy dependency that says so in a comment.
+"""The library's imports point one way: no import cycle, and imports at the top of each module except an
+optional or heavy dependency that says so in a comment.
 
 Every module under ``segedu/`` is parsed (``ast``), not imported, so the test is fast and sees every
 import, also those inside functions.
@@ -115,12 +115,6 @@ def test_the_library_has_no_import_cycle():
     graph = import_graph()
     library = {name: {target for target in targets if target in LIBRARY} for name, targets in graph.items()}
     assert cycles(library) == [], "modules that import each other, directly or through others"
-
-
-def test_the_library_imports_nothing_from_the_course_or_the_leaderboard():
-    upward = {name: sorted(target for target in targets if target.startswith(ABOVE_THE_LIBRARY))
-              for name, targets in import_graph().items()}
-    assert {name: targets for name, targets in upward.items() if targets} == {}
 
 
 def test_imports_inside_functions_say_which_optional_or_heavy_dependency_they_wait_for():
