@@ -17,10 +17,13 @@ import os
 import platform
 import random
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import numpy
 import torch
+
+import segedu
 
 FAST_ENV = "SEGEDU_FAST"
 DEVICE_ENV = "SEGEDU_DEVICE"
@@ -141,8 +144,6 @@ def environment_report(print_it: bool = True) -> dict[str, str]:
 
     Returns the same facts as a ``dict`` of strings, so a test or a bug report can use them.
     """
-    import segedu
-
     facts = {
         "segedu": segedu.__version__,
         "python": platform.python_version(),
@@ -166,8 +167,6 @@ def environment_report(print_it: bool = True) -> dict[str, str]:
 
 
 def _version_of(module_name: str) -> str:
-    from importlib import metadata
-
     try:
         return metadata.version(module_name)
     except metadata.PackageNotFoundError:

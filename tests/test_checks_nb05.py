@@ -13,7 +13,7 @@ RIGHT = {"pspnet_noppm": (64, 0), "pspnet_b1": (128, 4160), "pspnet_max": (128, 
 def test_variant_sizes_are_measured_on_the_course_models():
     assert nb05.variant_sizes(64) == RIGHT
     model = recipes.build_run("pspnet", 3, "context")
-    channels = model.backbone.channels[-1]
+    channels = model.backbone.channels["stage5"]
     assert nb05.variant_sizes(channels)["pspnet"] == (model.ppm.out_channels, count_parameters(model.ppm))
     nodr = recipes.build_run("pspnet_nodr", 3, "context")
     assert nb05.variant_sizes(channels)["pspnet_nodr"] == (nodr.ppm.out_channels, count_parameters(nodr.ppm))

@@ -236,7 +236,6 @@ def test_non_square_sizes(size):
     dataset = SyntheticScenes("train", "mixed", size=size, length=4)
     image, mask = dataset[3]
     assert image.shape == (3, *size) and mask.shape == size
-    assert dataset.size_buckets(3).shape == size
     batch = dataset.batch([0, 1])
     assert batch["image"].shape == (2, 3, *size) and batch["size_bucket"].shape == (2, *size)
 
@@ -334,7 +333,7 @@ def test_one_object_puts_every_pixel_in_its_bucket(size_range, bucket):
     spec = flat_spec(shapes=("disk",), min_objects=1, max_objects=1, size_range=size_range)
     dataset = SyntheticScenes("train", "shapes", size=64, length=6, spec=spec)
     for index in range(6):
-        assert (dataset.size_buckets(index) == bucket).all()
+        assert (dataset.batch([index])["size_bucket"] == bucket).all()
         params, row = dataset.params(index)
         assert params.size[row, 0] == pytest.approx(params.radius[row, 0] * 2)
 
@@ -365,7 +364,7 @@ def test_batch_matches_items_and_adds_size_buckets():
     for row, index in enumerate(range(3, 7)):
         image, mask = dataset[index]
         assert torch.equal(batch["image"][row], image) and torch.equal(batch["mask"][row], mask)
-        assert torch.equal(batch["size_bucket"][row], dataset.size_buckets(index))
+        assert torch.equal(batch["size_bucket"][row], dataset.batch([index])["size_bucket"][0])
     assert set(batch["size_bucket"].unique().tolist()) <= {0, 1, 2, IGNORE_INDEX}
     for (image, mask), index in zip(dataset.__getitems__([4, 9, 0]), [4, 9, 0], strict=True):  # DataLoader's way
         assert torch.equal(image, dataset[index][0]) and torch.equal(mask, dataset[index][1])

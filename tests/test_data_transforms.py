@@ -102,6 +102,25 @@ def test_bad_arguments_raise_clear_errors():
         eval_transforms(16)(torch.rand(8, 8), torch.zeros(8, 8, dtype=torch.long))
 
 
+def test_numpy_arrays_and_none_are_refused_with_the_conversion_to_use():
+    photo = np.zeros((8, 8, 3), dtype=np.uint8)
+    labels = np.zeros((8, 8), dtype=np.int64)
+    mask = torch.zeros(8, 8, dtype=torch.long)
+    for transform in (train_transforms(), eval_transforms(4)):
+        with pytest.raises(TypeError, match=r"image must be a torch tensor C x H x W or a PIL image, got a NumPy "
+                                            r"array of shape \(8, 8, 3\).*torch.from_numpy\(array\).permute\(2, 0, 1\)"):
+            transform(photo, mask)
+        with pytest.raises(TypeError, match=r"mask must be a torch tensor H x W of class ids or a PIL image, got a "
+                                            r"NumPy array.*torch.from_numpy\(array\).long\(\)"):
+            transform(torch.zeros(3, 8, 8), labels)
+        with pytest.raises(TypeError, match="image must be .* got None. Check what the dataset returns"):
+            transform(None, mask)
+        with pytest.raises(TypeError, match="mask must be .* got None"):
+            transform(torch.zeros(3, 8, 8), None)
+    image, converted = eval_transforms(4)(torch.from_numpy(photo).permute(2, 0, 1), torch.from_numpy(labels).long())
+    assert image.shape == (3, 4, 4) and converted.shape == (4, 4)  # the conversions the messages give work
+
+
 def test_datasets_apply_the_transform_to_items():
     transform = train_transforms(40, crop_scale=(0.5, 1.0))
     dataset = SyntheticScenes("train", "mixed", size=64, length=4, transform=transform)

@@ -1,5 +1,6 @@
 """segedu.files: atomic writes, JSON records shared by processes, and checkpoints with clear errors."""
 
+import errno
 import json
 import math
 import multiprocessing
@@ -14,17 +15,23 @@ import pytest
 import torch
 from torch import nn
 
+from segedu import config
 from segedu import files as checkpoint
 from segedu.files import (
     CheckpointError,
-    append_json,
+    WriteError,
     load,
+    locked,
+    make_folder,
     plain,
     read_json,
-    remove_stale_temporaries,
     save,
+    update_json,
     write_atomically,
+    write_json,
 )
+from segedu.helpers import writing
+from segedu.helpers.writing import remove_stale_temporaries
 
 
 def test_writes_text_and_bytes_into_a_new_folder(tmp_path):
@@ -106,7 +113,30 @@ def test_read_json_names_the_file_and_the_problem(tmp_path):
 
 def _append_many(path, writer, count):
     for index in range(count):
-        append_json(path, [{"writer": writer, "index": index}])
+        update_json(path, lambda items, index=index: [*items, {"writer": writer, "index": index}], missing=[])
+
+
+def test_update_json_changes_the_value_and_starts_from_missing(tmp_path):
+    path = tmp_path / "counts.json"
+    assert update_json(path, lambda value: {"runs": value["runs"] + 1}, missing={"runs": 0}) == {"runs": 1}
+    assert update_json(path, lambda value: {"runs": value["runs"] + 1}, missing={"runs": 0}) == {"runs": 2}
+    assert json.loads(path.read_text()) == {"runs": 2}
+
+    def refuse(value):
+        raise ValueError("not this one")
+
+    with pytest.raises(ValueError, match="not this one"):
+        update_json(path, refuse)
+    assert json.loads(path.read_text()) == {"runs": 2}  # a change that fails writes nothing
+
+
+def test_update_json_uses_the_files_own_reader_and_writer(tmp_path):
+    path = tmp_path / "records.json"
+    read = lambda p: read_json(p)["records"]  # noqa: E731
+    write = lambda p, records: write_json(p, {"format": "mine", "records": records})  # noqa: E731
+    update_json(path, lambda records: [*records, 1], missing=[], read=read, write=write)
+    assert update_json(path, lambda records: [*records, 2], missing=[], read=read, write=write) == [1, 2]
+    assert json.loads(path.read_text()) == {"format": "mine", "records": [1, 2]}
 
 
 def test_processes_appending_at_once_lose_nothing(tmp_path):
@@ -216,3 +246,68 @@ def test_meta_must_be_loadable_safely(tmp_path):
     with pytest.raises(TypeError, match="nn.Module or a state_dict"):
         save("not a model", tmp_path / "net.pt")
     assert not (tmp_path / "net.pt").exists()
+
+
+# -- folders that cannot be written --------------------------------------------------------------------------
+
+
+def fail_with(code):
+    """A replacement for ``open`` or ``Path.unlink`` that fails as the operating system does with ``code``."""
+    def fail(*args, **kwargs):
+        raise OSError(code, os.strerror(code), str(args[0]))
+    return fail
+
+
+def test_a_read_only_folder_says_so_and_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "net.pt"
+    save(tiny_net(0), path)
+    before = path.read_bytes()
+    monkeypatch.setattr(writing, "open", fail_with(errno.EROFS), raising=False)  # no temporary file can be made...
+    monkeypatch.setattr(writing.Path, "unlink", fail_with(errno.EROFS))  # ...nor any file removed
+    with pytest.raises(WriteError, match=r"Could not write .*net.pt: the file system there is read-only.*"
+                                         r"Write into a folder you can write to") as info:
+        save(tiny_net(1), path)
+    assert info.value.errno == errno.EROFS and isinstance(info.value, OSError)
+    assert info.value.__cause__ is None and info.value.__suppress_context__  # the cleanup's own error is not raised
+    with pytest.raises(WriteError, match="lock file .*read-only"):
+        with locked(tmp_path / "runs.json"):
+            pass
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+
+
+def test_a_full_disk_says_so_and_leaves_no_temporary(tmp_path, monkeypatch):
+    path = tmp_path / "runs.json"
+    write_json(path, [1])
+    monkeypatch.setattr(writing.os, "fsync", fail_with(errno.ENOSPC))
+    with pytest.raises(WriteError, match="the disk is full.*Free some space"):
+        write_json(path, [1, 2])
+    assert json.loads(path.read_text()) == [1] and os.listdir(tmp_path) == ["runs.json"]
+
+
+def test_errors_inside_the_results_folder_name_the_environment_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv(config.RESULTS_ENV, str(tmp_path / "results"))
+    monkeypatch.setattr(writing.os, "fsync", fail_with(errno.EACCES))
+    with pytest.raises(WriteError, match=r"no permission to write there.*set the environment variable "
+                                         r"SEGEDU_RESULTS to another folder"):
+        write_json(config.results_dir() / "runs_fast.json", [])
+    with pytest.raises(WriteError) as elsewhere:
+        write_json(tmp_path / "other.json", [])
+    assert "SEGEDU_RESULTS" not in str(elsewhere.value)
+
+
+def test_a_path_that_cannot_hold_a_folder_says_so(tmp_path):
+    (tmp_path / "a.json").write_text("[]")
+    with pytest.raises(WriteError, match=r"Could not create the folder .*a.json: a part of that path is a file, "
+                                         r"not a folder"):
+        make_folder(tmp_path / "a.json")
+    with pytest.raises(WriteError, match="a part of that path is a file"):
+        write_json(tmp_path / "a.json" / "leaderboard.json", [])
+    assert (tmp_path / "a.json").read_text() == "[]"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+def test_a_folder_inside_proc_cannot_be_created_and_says_so():
+    with pytest.raises(WriteError, match=r"Could not create the folder /proc/nope/results: a folder on that path "
+                                         r"does not exist and cannot be created there"):
+        write_json("/proc/nope/results/runs_fast.json", [])

@@ -1,9 +1,9 @@
 """One test base for every registered model (and the option variants the notebooks use).
 
-Each case is checked the same way: any input size (odd ones included) gives logits of the
-input size, gradients reach every parameter and the first layer, eval mode is deterministic
-and returns a tensor, a batch of one trains, padding is invisible, and bad input is refused
-with a clear message.
+Each case is checked the same way: it fills in the skeleton (named feature maps, logits, upsampling),
+any input size (odd ones included) gives logits of the input size, gradients reach every parameter
+and the first layer, eval mode is deterministic and returns a tensor, a batch of one trains, padding
+is invisible, and bad input is refused with a clear message.
 """
 
 import re
@@ -26,7 +26,7 @@ from segedu.models import (
     main_output,
     summary,
 )
-from segedu.models.base import padded_size
+from segedu.models.base import SegmentationModel, padded_size
 
 NUM_CLASSES = 3
 
@@ -69,6 +69,53 @@ def first_conv(model: nn.Module) -> nn.Conv2d:
 
 def test_model_names_are_the_documented_ones():
     assert MODEL_NAMES[:7] == ("plain", "encdec", "fcn32s", "fcn16s", "fcn8s", "unet", "pspnet")
+
+
+@pytest.mark.parametrize("name, options", CASES, ids=IDS)
+def test_every_model_is_the_skeleton_named_features_then_logits_then_upsampling(name, options):
+    model = make(name, options).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        features = model.encode(x)
+        logits = model.decode(features)
+        out = model(x)
+    assert isinstance(features, dict) and all(isinstance(key, str) for key in features)
+    assert min(feature.shape[-1] for feature in features.values()) == 64 // model.output_stride  # the coarsest
+    assert logits.shape[:2] == (2, NUM_CLASSES) and 64 % logits.shape[-1] == 0
+    upsampled = logits if logits.shape[-1] == 64 else F.interpolate(logits, size=(64, 64), mode="bilinear",
+                                                                    align_corners=False)
+    assert torch.equal(upsampled, out)
+
+
+class Quarter(SegmentationModel):
+    """The smallest filling-in of the skeleton: a stride-4 encoder, a 1x1 head, and an auxiliary output."""
+
+    output_stride = 4
+
+    def __init__(self, num_classes):
+        super().__init__(num_classes)
+        self.down, self.head = nn.Conv2d(3, 8, 4, stride=4), nn.Conv2d(8, num_classes, 1)
+
+    def encode(self, x):
+        return {"quarter": self.down(x)}
+
+    def decode(self, features):
+        logits = self.head(features["quarter"])
+        return {"out": logits, "aux": -logits} if self.training else logits
+
+
+def test_the_skeleton_upsamples_every_output_to_the_input_and_crops_the_padding():
+    torch.manual_seed(0)
+    model = Quarter(NUM_CLASSES)
+    x = torch.randn(2, 3, 13, 18)  # padded to 16 x 20, four 4 x 5 maps of scores
+    out = model(x)
+    assert set(out) == {"out", "aux"} and out["out"].shape == out["aux"].shape == (2, NUM_CLASSES, 13, 18)
+    scores = model.head(model.down(F.pad(x, (0, 2, 0, 3))))
+    expected = F.interpolate(scores, size=(16, 20), mode="bilinear", align_corners=False)[..., :13, :18]
+    torch.testing.assert_close(out["out"], expected, rtol=0, atol=0)
+    torch.testing.assert_close(out["aux"], -expected, rtol=0, atol=0)
+    with pytest.raises(NotImplementedError):
+        SegmentationModel(NUM_CLASSES)(x)
 
 
 @pytest.mark.parametrize("name, options", CASES, ids=IDS)

@@ -108,17 +108,20 @@ def test_plain_cnn_receptive_field_is_exact():
 def test_backbone_strides_and_dilation(output_stride, sizes):
     small = SmallBackbone(output_stride=output_stride, channels=(4, 4, 8, 8, 8))
     features = small(torch.randn(1, 3, 64, 64))
-    assert [f.shape[-1] for f in features] == sizes
-    assert [f.shape[1] for f in features] == [4, 4, 8, 8, 8]
-    assert small.strides == tuple(64 // s for s in sizes)
+    assert list(features) == ["stage1", "stage2", "stage3", "stage4", "stage5"]
+    assert [f.shape[-1] for f in features.values()] == sizes
+    assert {name: f.shape[1] for name, f in features.items()} == small.channels
+    assert list(small.channels.values()) == [4, 4, 8, 8, 8]
+    assert small.strides == {name: 64 // f.shape[-1] for name, f in features.items()}
 
 
 def test_resnet18_backbone_dilation_keeps_weight_shapes():
     plain, dilated = ResNet18Backbone(output_stride=32), ResNet18Backbone(output_stride=8)
     assert {k: v.shape for k, v in plain.state_dict().items()} == {k: v.shape for k, v in dilated.state_dict().items()}
     features = dilated(torch.randn(1, 3, 64, 64))
-    assert [f.shape[-1] for f in features] == [32, 16, 8, 8, 8]
-    assert [f.shape[1] for f in features] == [64, 64, 128, 256, 512]
+    assert [f.shape[-1] for f in features.values()] == [32, 16, 8, 8, 8]
+    assert [f.shape[1] for f in features.values()] == [64, 64, 128, 256, 512] == list(dilated.channels.values())
+    assert dilated.strides == {"stage1": 2, "stage2": 4, "stage3": 8, "stage4": 8, "stage5": 8}
 
 
 def test_pyramid_pooling_channels_and_a_constant_map():

@@ -156,8 +156,7 @@ def test_plot_history_two_panels_one_axes_or_several_runs():
         "a train loss", "b train loss"]
     own = Figure()
     ax = own.subplots()
-    assert history.plot(ax=ax) is own and len(own.axes) == 2  # mIoU on a twin axis
-    assert isinstance(history.plot(), Figure)
+    assert viz.plot_history(history, ax=ax) is own and len(own.axes) == 2  # mIoU on a twin axis
 
 
 def test_plot_confusion_labels_and_numbers():
@@ -178,13 +177,9 @@ def scores_for(class_iou, miou):
                   num_images=1)
 
 
-def test_plot_class_iou_bars_and_absent_classes():
-    first = scores_for({"background": 0.9, "disk": 0.5, "wire": None}, 0.7)
-    figure = viz.plot_class_iou(first)
-    ax = figure.axes[0]
-    assert [round(bar.get_width(), 3) for bar in ax.patches] == [0.9, 0.5, 0.0]
-    assert [t.get_text() for t in ax.texts] == ["absent"]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["background", "disk", "wire"]
-    both = viz.plot_class_iou({"A": first, "B": scores_for({"background": 0.8, "disk": 0.6, "wire": 0.1}, 0.5)})
-    assert len(both.axes[0].patches) == 6
-    assert [t.get_text() for t in both.axes[0].get_legend().get_texts()] == ["A (mIoU 0.70)", "B (mIoU 0.50)"]
+def test_plot_confusion_of_scores_takes_their_class_names():
+    scores = scores_for({"background": 0.9, "disk": 0.5, "wire": None}, 0.7)
+    scores.confusion.update(torch.tensor([0, 1, 1]), torch.tensor([0, 1, 2]))
+    ax = viz.plot_confusion(scores).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["background", "disk", "wire"]
+    assert sorted(t.get_text() for t in ax.texts) == ["1.00", "1.00", "1.00"]

@@ -37,8 +37,8 @@ __all__ = [
 
 
 def __getattr__(name):
-    # The photo loader needs torchvision, which takes a while to import: load it when first used.
     if name == "OxfordPets":
+        # heavy dependency: the photo loader needs torchvision, slow to import, so it loads on first use
         from segedu.data import pets
 
         return getattr(pets, name)

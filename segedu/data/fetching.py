@@ -30,6 +30,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+try:
+    import fcntl  # optional: POSIX only; on Windows a fetch runs unlocked
+except ImportError:
+    fcntl = None
+
 STALL_BYTES_PER_SECOND = 1000
 STALL_SECONDS = 60
 """git gives up on an http(s) transfer that stays below STALL_BYTES_PER_SECOND for STALL_SECONDS."""
@@ -101,9 +106,7 @@ def folder_lock(folder: Path) -> Iterator[None]:
     Two processes that fetch into the same folder take turns. Without ``fcntl`` (Windows) the
     block runs unlocked.
     """
-    try:
-        import fcntl  # POSIX only
-    except ImportError:
+    if fcntl is None:
         yield
         return
     handle = os.open(folder, os.O_RDONLY)

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
+from torchvision.datasets import OxfordIIITPet
 
 from segedu.data.fetching import DatasetNotAvailable
 from segedu.data.tracks import IGNORE_INDEX, palette
@@ -84,8 +85,6 @@ class OxfordPets(Dataset):
     palette = palette(classes)
 
     def __init__(self, root, split: str = "trainval", size=128, download: bool = False, transform=None):
-        from torchvision.datasets import OxfordIIITPet
-
         if split not in PETS_SPLITS:
             raise ValueError(f"Unknown split {split!r} for Oxford-IIIT Pet; allowed splits: {', '.join(PETS_SPLITS)}")
         if transform is not None and not callable(transform):

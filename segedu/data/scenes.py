@@ -114,18 +114,14 @@ class SyntheticScenes(Dataset):
         masks = torch.stack([chunk.masks[row] for chunk, row in located]).long()
         return list(zip(images.unbind(0), masks.unbind(0), strict=True))
 
-    def size_buckets(self, index) -> torch.Tensor:
-        """``int64 H x W``: size bucket (0/1/2 = small/medium/large) of the object each pixel belongs to.
-
-        Object pixels: the visible object's bucket; background pixels: the nearest object's
-        (a Voronoi partition); 255 in a scene without objects. No transform is applied.
-        """
-        chunk, row = self.chunks.locate(index)
-        return self.chunks.buckets(chunk)[row].long()
-
     def batch(self, indices) -> dict[str, torch.Tensor]:
         """``{"image": N x 3 x H x W, "mask": N x H x W, "size_bucket": N x H x W}`` for ``indices``
-        (a list or range of ints), without the transform: the fast path for evaluation."""
+        (a list or range of ints), without the transform: the fast path for evaluation.
+
+        ``size_bucket`` (int64) is the size bucket (0/1/2 = small/medium/large) of the object each
+        pixel belongs to: for an object pixel the visible object's, for a background pixel the
+        nearest object's (a Voronoi partition); 255 in a scene without objects.
+        """
         images, masks, buckets = [], [], []
         for index in indices:
             chunk, row = self.chunks.locate(index)

@@ -14,7 +14,9 @@ size buckets describe the objects as drawn.
 
 from __future__ import annotations
 
+import numpy
 import torch
+from PIL import Image
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
@@ -37,7 +39,11 @@ def as_image(image) -> tv_tensors.Image:
         if image.dim() != 3:
             raise ValueError(f"image must be C x H x W, got shape {tuple(image.shape)}")
         return tv_tensors.Image(image)
-    return tv_tensors.Image(TF.pil_to_tensor(image))
+    if isinstance(image, Image.Image):
+        return tv_tensors.Image(TF.pil_to_tensor(image))
+    raise TypeError(f"image must be a torch tensor C x H x W or a PIL image, got {_kind(image)}. "
+                    + ("An H x W x 3 NumPy array becomes one with torch.from_numpy(array).permute(2, 0, 1)."
+                       if isinstance(image, numpy.ndarray) else "Check what the dataset returns for the image."))
 
 
 def as_mask(mask) -> tv_tensors.Mask:
@@ -47,7 +53,17 @@ def as_mask(mask) -> tv_tensors.Mask:
             raise ValueError(f"mask must be an H x W tensor of integer class ids, got {mask.dtype} "
                              f"of shape {tuple(mask.shape)}")
         return tv_tensors.Mask(mask)
-    return tv_tensors.Mask(TF.pil_to_tensor(mask)[0])
+    if isinstance(mask, Image.Image):
+        return tv_tensors.Mask(TF.pil_to_tensor(mask)[0])
+    raise TypeError(f"mask must be a torch tensor H x W of class ids or a PIL image, got {_kind(mask)}. "
+                    + ("A NumPy array of class ids becomes one with torch.from_numpy(array).long()."
+                       if isinstance(mask, numpy.ndarray) else "Check what the dataset returns for the mask."))
+
+
+def _kind(value) -> str:
+    if isinstance(value, numpy.ndarray):
+        return f"a NumPy array of shape {value.shape}"
+    return "None" if value is None else f"a {type(value).__name__}"
 
 
 def check_same_size(image: torch.Tensor, mask: torch.Tensor) -> None:

@@ -22,9 +22,12 @@ unet_context   :class:`UNetContext`, context before the classifier  ``unet_conte
 deeplabv3plus  :class:`DeepLabV3Plus`, :class:`ASPP` and a decoder  ``deeplab.py``
 =============  ===================================================  ===================
 
-Shared parts: ``base.py`` (input checks, any-size inputs), ``blocks.py`` (layers,
-bilinear kernels), ``backbones.py`` and ``pretrained.py`` (for FCN, PSPNet and DeepLabV3+), ``utils.py``
-(parameter counts, summaries, the checkerboard demo). Speeds: :mod:`segedu.leaderboard.speed`.
+Every model fills in one skeleton, :class:`SegmentationModel` in ``base.py``: ``encode`` (the
+encoder or backbone, named feature maps), ``decode`` (the decoder and head, logits at some stride),
+then upsampling to the input size; ``base.py`` also takes inputs of any size and checks them.
+Shared parts: ``blocks.py`` (layers, bilinear kernels), ``backbones.py`` and ``pretrained.py`` (for
+FCN, PSPNet and DeepLabV3+), ``utils.py`` (parameter counts, summaries, the checkerboard demo).
+Speeds: :mod:`segedu.leaderboard.speed`.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
-"""Backbones shared by FCN and PSPNet: a feature extractor returning one map per stage.
+"""Backbones shared by FCN, PSPNet and DeepLabV3+: a feature extractor returning one map per stage.
 
-A backbone maps ``N x in_channels x H x W`` to a list of 5 feature maps, one per stage, at
-strides ``2, 4, 8, 16, 32`` (``backbone.strides``) with ``backbone.channels`` channels. With
-``output_stride=16`` or ``8``, the last stages keep their resolution and dilate their
-convolutions instead (as PSPNet and DeepLab do): the receptive field still grows, but the
-feature maps stay large.
+A backbone maps ``N x in_channels x H x W`` to a dict of 5 feature maps named by stage,
+``{"stage1": ..., ..., "stage5": ...}`` (:data:`STAGES`), at strides ``2, 4, 8, 16, 32``
+(``backbone.strides[name]``) with ``backbone.channels[name]`` channels. With ``output_stride=16``
+or ``8``, the last stages keep their resolution and dilate their convolutions instead (as PSPNet
+and DeepLab do): the receptive field still grows, but the feature maps stay large. That is why
+the maps are named by stage, not by stride: FCN's ``"stage3"``, ``"stage4"`` and ``"stage5"``
+are the paper's pool3, pool4 and pool5.
 
 * :class:`SmallBackbone`: a small from-scratch CNN (0.25 M parameters), fast on a CPU.
 * :class:`ResNet18Backbone`: torchvision's ResNet-18 (11 M parameters).
@@ -25,6 +27,8 @@ from .pretrained import FALLBACKS, PRETRAINED_CHOICES, load_course_weights_, loa
 BACKBONE_NAMES = ("small", "resnet18")
 OUTPUT_STRIDES = (8, 16, 32)
 SMALL_CHANNELS = (16, 32, 48, 64, 96)
+STAGES = ("stage1", "stage2", "stage3", "stage4", "stage5")
+"""The names of a backbone's feature maps, from the finest (stride 2) to the coarsest."""
 
 
 def _check_output_stride(output_stride, owner: str) -> None:
@@ -35,9 +39,9 @@ def _check_output_stride(output_stride, owner: str) -> None:
 class SmallBackbone(nn.Module):
     """Five stages of two 3x3 conv-BN-ReLU layers; the first of each halves the resolution.
 
-    ``N x in_channels x H x W -> [N x channels[i] x H/strides[i] x W/strides[i] for i in 0..4]``,
-    strides ``(2, 4, 8, 16, 32)`` capped at ``output_stride``; in a stage that would go beyond
-    it, the stride-2 conv becomes stride 1 and the dilation doubles instead.
+    ``N x in_channels x H x W -> {stage: N x channels[i] x H/s x W/s}`` for the stages of
+    :data:`STAGES`, at strides ``s = 2, 4, 8, 16, 32`` capped at ``output_stride``; in a stage that
+    would go beyond it, the stride-2 conv becomes stride 1 and the dilation doubles instead.
     """
 
     def __init__(self, in_channels: int = 3, channels: tuple[int, ...] = SMALL_CHANNELS, output_stride: int = 32):
@@ -45,7 +49,8 @@ class SmallBackbone(nn.Module):
         _check_output_stride(output_stride, "SmallBackbone")
         if len(channels) != 5:
             raise ValueError(f"SmallBackbone needs 5 stage widths, got {len(channels)}: {channels}")
-        self.in_channels, self.channels, self.output_stride = in_channels, tuple(channels), output_stride
+        self.in_channels, self.output_stride = in_channels, output_stride
+        self.channels = dict(zip(STAGES, channels, strict=True))
         self.weights_source = "random"
         self.pretrained_on: list[str] | None = None  # the classes of its pretraining, once loaded
         stages, strides = [], []
@@ -61,20 +66,20 @@ class SmallBackbone(nn.Module):
             strides.append(stride)
             previous = width
         self.stages = nn.ModuleList(stages)
-        self.strides = tuple(strides)
+        self.strides = dict(zip(STAGES, strides, strict=True))
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        features = []
-        for stage in self.stages:
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        features = {}
+        for name, stage in zip(STAGES, self.stages, strict=True):
             x = stage(x)
-            features.append(x)
+            features[name] = x
         return features
 
 
 class ResNet18Backbone(nn.Module):
     """torchvision's ResNet-18 without its pooling and classifier, as five stages.
 
-    Stages: conv1 (stride 2, 64 channels), maxpool + layer1 (4, 64), layer2 (8, 128),
+    Stages (:data:`STAGES`): conv1 (stride 2, 64 channels), maxpool + layer1 (4, 64), layer2 (8, 128),
     layer3 (16, 256), layer4 (32, 512). ``output_stride`` 16 or 8 dilates layer4 (and layer3),
     which keeps the weights' shapes, so ImageNet weights still load. ``in_channels != 3``
     replaces conv1 (then ImageNet weights cannot be loaded).
@@ -82,6 +87,7 @@ class ResNet18Backbone(nn.Module):
 
     def __init__(self, in_channels: int = 3, output_stride: int = 32):
         super().__init__()
+        # heavy dependency: torchvision is slow to import, and only ResNet-18 needs it
         import torchvision
 
         _check_output_stride(output_stride, "ResNet18Backbone")
@@ -96,19 +102,19 @@ class ResNet18Backbone(nn.Module):
             _dilate_(net.layer4, previous=2, dilation=4)
         self.net = net
         self.in_channels, self.output_stride = in_channels, output_stride
-        self.channels = (64, 64, 128, 256, 512)
-        self.strides = tuple(min(s, output_stride) for s in (2, 4, 8, 16, 32))
+        self.channels = dict(zip(STAGES, (64, 64, 128, 256, 512), strict=True))
+        self.strides = {name: min(s, output_stride) for name, s in zip(STAGES, (2, 4, 8, 16, 32), strict=True)}
         self.weights_source = "random"
         self.pretrained_on: list[str] | None = None
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         net = self.net
         c1 = net.relu(net.bn1(net.conv1(x)))  # stride 2
         c2 = net.layer1(net.maxpool(c1))  # stride 4
         c3 = net.layer2(c2)  # stride 8
         c4 = net.layer3(c3)  # stride 16 (or 8, dilated)
         c5 = net.layer4(c4)  # stride 32 (or 16 / 8, dilated)
-        return [c1, c2, c3, c4, c5]
+        return dict(zip(STAGES, (c1, c2, c3, c4, c5), strict=True))
 
 
 def _dilate_(layer: nn.Sequential, previous: int, dilation: int) -> None:
@@ -190,7 +196,7 @@ class SmallBackboneClassifier(nn.Module):
         self.fc = nn.Linear(channels[-1], num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.pool(self.backbone(x)[-1]).flatten(1))
+        return self.fc(self.pool(self.backbone(x)["stage5"]).flatten(1))
 
 
 def small_backbone_for_classification(num_classes: int, in_channels: int = 3) -> SmallBackboneClassifier:

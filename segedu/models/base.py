@@ -1,10 +1,21 @@
-"""What every segmentation model shares: argument checks, input checks, and any-size inputs.
+"""The skeleton that every segmentation model of the course fills in, and what lets it take any image.
 
-A model subclasses :class:`SegmentationModel` and writes its architecture in ``segment``,
-which may assume that H and W are multiples of ``self.output_stride``. ``forward`` takes care
-of the rest: it checks the input, pads it with zeros at the bottom and right to such a size,
-calls ``segment`` and crops the logits back to the input size, so a 63 x 65 image works
-exactly like a 64 x 64 one.
+Every model here has the shape of torchvision's segmentation models and of segmentation_models_pytorch:
+
+    image --encode--> named feature maps --decode--> logits at some stride --upsample--> logits, input size
+
+* ``encode(x)``, the encoder or backbone: a dict of feature maps by name, e.g. ``{"stage1": ..., ...,
+  "stage5": ...}`` for the backbones of :mod:`~segedu.models.backbones`, ``{"stride1": ..., ...,
+  "stride8": ...}`` for U-Net's contracting path;
+* ``decode(features)``, the decoder and the head: class logits ``N x C x h x w`` at any stride, or
+  ``{"out": logits, "aux": aux_logits}`` when an auxiliary head trains too;
+* every output is then upsampled (bilinear) to the input size, unless it already has it.
+
+A model file fills in ``encode`` and ``decode`` and sets ``output_stride`` (the stride of its
+coarsest feature map); :class:`SegmentationModel` does the rest. Its ``forward`` checks the input,
+pads it with zeros at the bottom and right to a multiple of ``output_stride`` (so ``encode`` and
+``decode`` may assume such sizes), runs the skeleton and crops the logits back to the input size,
+so a 63 x 65 image works exactly like a 64 x 64 one. The checks are at the end of this file.
 """
 
 from __future__ import annotations
@@ -12,6 +23,91 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .blocks import upsample_to
+
+
+class SegmentationModel(nn.Module):
+    """Base class: ``forward(x)`` maps ``N x in_channels x H x W`` (any H, W) to ``N x num_classes x H x W``.
+
+    Subclasses set ``self.output_stride`` (the stride of their coarsest feature map, 1 for a
+    network without downsampling) and fill in :meth:`encode` and :meth:`decode`.
+    """
+
+    output_stride: int = 1
+
+    def __init__(self, num_classes: int, in_channels: int = 3):
+        super().__init__()
+        name = type(self).__name__
+        self.num_classes = check_num_classes(num_classes, name)
+        self.in_channels = check_positive_int(in_channels, "in_channels", name)
+
+    def encode(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The encoder (backbone): images ``N x in_channels x H x W``, H and W multiples of
+        ``output_stride``, to feature maps by name."""
+        raise NotImplementedError
+
+    def decode(self, features: dict[str, torch.Tensor]):
+        """The decoder and head: the feature maps to logits ``N x num_classes x h x w`` at any stride (or a
+        dict of such tensors, ``{"out": ..., "aux": ...}``)."""
+        raise NotImplementedError
+
+    def segment(self, x: torch.Tensor):
+        """The skeleton: encode, decode, and upsample every output to the size of ``x``."""
+        out = self.decode(self.encode(x))
+        if isinstance(out, dict):
+            return {key: _to_size(value, x.shape[-2:]) for key, value in out.items()}
+        return _to_size(out, x.shape[-2:])
+
+    def forward(self, x: torch.Tensor):
+        weight = next(self.parameters(), None)
+        check_image_batch(x, self.in_channels, type(self).__name__, None if weight is None else weight.dtype)
+        check_batch_statistics(self, x.shape)
+        height, width = x.shape[-2:]
+        pad_bottom = padded_size(height, self.output_stride) - height
+        pad_right = padded_size(width, self.output_stride) - width
+        if pad_bottom or pad_right:
+            x = F.pad(x, (0, pad_right, 0, pad_bottom))  # zeros, like the padding of every conv layer
+        out = self.segment(x)
+        if isinstance(out, dict):
+            return {key: value[..., :height, :width] for key, value in out.items()}
+        return out[..., :height, :width]
+
+
+def _to_size(logits: torch.Tensor, size: torch.Size) -> torch.Tensor:
+    return logits if logits.shape[-2:] == size else upsample_to(logits, size)
+
+
+def main_output(result) -> torch.Tensor:
+    """The main logits ``N x C x H x W`` of a model's output.
+
+    Accepts a tensor, a dict with an ``"out"`` entry (torchvision-style models, or PSPNet with its
+    auxiliary head in training mode) or a tuple/list whose first item is the logits.
+    """
+    if isinstance(result, torch.Tensor):
+        return result
+    if isinstance(result, dict):
+        if "out" not in result:
+            raise KeyError(f"expected a dict with key 'out', got keys {sorted(result)}")
+        return result["out"]
+    if isinstance(result, (tuple, list)) and result and isinstance(result[0], torch.Tensor):
+        return result[0]
+    raise TypeError(f"the model returned {type(result).__name__}; expected logits N x C x H x W (a tensor) "
+                    f"or a dict with an 'out' entry")
+
+
+def padded_size(size: int, multiple: int) -> int:
+    """Smallest multiple of ``multiple`` that is >= ``size`` and >= ``2 * multiple``.
+
+    At least two cells of the coarsest grid: BatchNorm in training mode needs more than one
+    value per channel, so a 1 x 1 coarsest map fails for a batch of one image.
+    """
+    if multiple == 1:
+        return size
+    return max(-(-size // multiple), 2) * multiple
+
+
+# -- the checks: what a first reading can skip ---------------------------------------------------------
 
 
 def check_num_classes(num_classes, model_name: str) -> int:
@@ -89,69 +185,3 @@ def check_batch_statistics(model: nn.Module, image_shape: torch.Size) -> None:
             f"more than one value per channel to compute batch statistics. Train on larger images or on a batch "
             f"of more than one, or call model.eval() to predict (BatchNorm then uses its running statistics)."
         )
-
-
-def padded_size(size: int, multiple: int) -> int:
-    """Smallest multiple of ``multiple`` that is >= ``size`` and >= ``2 * multiple``.
-
-    At least two cells of the coarsest grid: BatchNorm in training mode needs more than one
-    value per channel, so a 1 x 1 coarsest map fails for a batch of one image.
-    """
-    if multiple == 1:
-        return size
-    return max(-(-size // multiple), 2) * multiple
-
-
-class SegmentationModel(nn.Module):
-    """Base class: ``forward(x)`` maps ``N x in_channels x H x W`` (any H, W) to ``N x num_classes x H x W``.
-
-    Subclasses set ``self.output_stride`` (the stride of their coarsest feature map, 1 for a
-    network without downsampling) and implement ``segment``.
-    """
-
-    output_stride: int = 1
-
-    def __init__(self, num_classes: int, in_channels: int = 3):
-        super().__init__()
-        name = type(self).__name__
-        self.num_classes = check_num_classes(num_classes, name)
-        self.in_channels = check_positive_int(in_channels, "in_channels", name)
-
-    def segment(self, x: torch.Tensor):
-        """The architecture: ``N x in_channels x H x W -> N x num_classes x H x W`` logits.
-
-        H and W are multiples of ``self.output_stride``. May return a dict of such tensors.
-        """
-        raise NotImplementedError
-
-    def forward(self, x: torch.Tensor):
-        weight = next(self.parameters(), None)
-        check_image_batch(x, self.in_channels, type(self).__name__, None if weight is None else weight.dtype)
-        check_batch_statistics(self, x.shape)
-        height, width = x.shape[-2:]
-        pad_bottom = padded_size(height, self.output_stride) - height
-        pad_right = padded_size(width, self.output_stride) - width
-        if pad_bottom or pad_right:
-            x = F.pad(x, (0, pad_right, 0, pad_bottom))  # zeros, like the padding of every conv layer
-        out = self.segment(x)
-        if isinstance(out, dict):
-            return {key: value[..., :height, :width] for key, value in out.items()}
-        return out[..., :height, :width]
-
-
-def main_output(result) -> torch.Tensor:
-    """The main logits ``N x C x H x W`` of a model's output.
-
-    Accepts a tensor, a dict with an ``"out"`` entry (torchvision-style models, or PSPNet with its
-    auxiliary head in training mode) or a tuple/list whose first item is the logits.
-    """
-    if isinstance(result, torch.Tensor):
-        return result
-    if isinstance(result, dict):
-        if "out" not in result:
-            raise KeyError(f"expected a dict with key 'out', got keys {sorted(result)}")
-        return result["out"]
-    if isinstance(result, (tuple, list)) and result and isinstance(result[0], torch.Tensor):
-        return result[0]
-    raise TypeError(f"the model returned {type(result).__name__}; expected logits N x C x H x W (a tensor) "
-                    f"or a dict with an 'out' entry")

@@ -114,16 +114,18 @@ class DeepLabV3Plus(SegmentationModel):
                              f"got {output_stride!r}")
         self.backbone = build_backbone(backbone, in_channels, output_stride, pretrained, fallback, course_weights)
         self.output_stride = output_stride
-        self.aspp = ASPP(self.backbone.channels[-1], aspp_width, rates, dropout)
-        self.reduce = ConvBNReLU(self.backbone.channels[1], low_level_width, kernel_size=1)
+        self.aspp = ASPP(self.backbone.channels["stage5"], aspp_width, rates, dropout)
+        self.reduce = ConvBNReLU(self.backbone.channels["stage2"], low_level_width, kernel_size=1)
         self.decoder = nn.Sequential(
             ConvBNReLU(aspp_width + low_level_width, decoder_width), ConvBNReLU(decoder_width, decoder_width)
         )
         self.classifier = nn.Conv2d(decoder_width, num_classes, kernel_size=1)
 
-    def segment(self, x):
-        features = self.backbone(x)
-        low_level = self.reduce(features[1])  # stride 4: where the boundaries come back from
-        context = upsample_to(self.aspp(features[-1]), low_level.shape[-2:])
+    def encode(self, x):
+        return self.backbone(x)  # {"stage1": ..., "stage5": ...}, the last ones dilated
+
+    def decode(self, features):
+        low_level = self.reduce(features["stage2"])  # stride 4: where the boundaries come back from
+        context = upsample_to(self.aspp(features["stage5"]), low_level.shape[-2:])
         refined = self.decoder(torch.cat([context, low_level], dim=1))
-        return upsample_to(self.classifier(refined), x.shape[-2:])
+        return self.classifier(refined)  # stride 4, then upsampled to the input size (SegmentationModel)

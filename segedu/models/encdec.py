@@ -61,11 +61,17 @@ class EncoderDecoder(SegmentationModel):
         )
         self.classifier = nn.Conv2d(widths[0], num_classes, kernel_size=1)
 
-    def segment(self, x):
+    def encode(self, x):
         x = self.stem(x)
-        for down in self.encoder:  # H x W -> H/2 x W/2 -> ... -> H/2**depth x W/2**depth
+        features = {"stride1": x}
+        for level, down in enumerate(self.encoder, start=1):  # H x W -> H/2 x W/2 -> ... -> H/2**depth x W/2**depth
             x = down(x)
-        for up in self.decoder:  # ... and back up to H x W, with no skip connection
+            features[f"stride{2**level}"] = x
+        return features
+
+    def decode(self, features):
+        x = features[f"stride{self.output_stride}"]  # the coarsest map only: no skip connection
+        for up in self.decoder:  # ... back up to H x W
             x = up(x)
         return self.classifier(x)
 

@@ -21,7 +21,7 @@ from torch import nn
 
 from .backbones import build_backbone
 from .base import SegmentationModel, check_positive_int
-from .blocks import ConvBNReLU, bilinear_transposed_conv, upsample_to
+from .blocks import ConvBNReLU, bilinear_transposed_conv
 
 VARIANTS = ("32s", "16s", "8s")
 
@@ -52,7 +52,7 @@ class FCN(SegmentationModel):
         self.variant = variant
         self.output_stride = 32
         self.backbone = build_backbone(backbone, in_channels, 32, pretrained, fallback, course_weights)
-        _, _, channels8, channels16, channels32 = self.backbone.channels
+        channels8, channels16, channels32 = (self.backbone.channels[s] for s in ("stage3", "stage4", "stage5"))
 
         self.head = nn.Sequential(ConvBNReLU(channels32, head_width), nn.Dropout2d(dropout))
         self.score32 = nn.Conv2d(head_width, num_classes, kernel_size=1)
@@ -67,11 +67,13 @@ class FCN(SegmentationModel):
     def display_name(self) -> str:
         return f"FCN-{self.variant}"
 
-    def segment(self, x):
-        _, _, features8, features16, features32 = self.backbone(x)
-        scores = self.score32(self.head(features32))  # stride 32
+    def encode(self, x):
+        return self.backbone(x)  # {"stage1": stride 2, ..., "stage5": stride 32}
+
+    def decode(self, features):
+        scores = self.score32(self.head(features["stage5"]))  # stride 32
         if self.variant in ("16s", "8s"):
-            scores = self.up32to16(scores) + self.score16(features16)  # stride 16
+            scores = self.up32to16(scores) + self.score16(features["stage4"])  # stride 16
         if self.variant == "8s":
-            scores = self.up16to8(scores) + self.score8(features8)  # stride 8
-        return upsample_to(scores, x.shape[-2:])  # fixed bilinear upsampling to the input size
+            scores = self.up16to8(scores) + self.score8(features["stage3"])  # stride 8
+        return scores  # then fixed bilinear upsampling to the input size (SegmentationModel)

@@ -52,5 +52,8 @@ class PlainCNN(SegmentationModel):
         """Side in pixels of the input window that one output pixel depends on."""
         return 1 + self.depth * self.dilation * (self.kernel_size - 1)
 
-    def segment(self, x):
-        return self.classifier(self.features(x))
+    def encode(self, x):
+        return {"stride1": self.features(x)}  # the resolution never changes
+
+    def decode(self, features):
+        return self.classifier(features["stride1"])

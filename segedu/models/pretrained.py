@@ -25,6 +25,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from segedu.config import data_dir
+from segedu.files import CheckpointError, load, save
+
 PRETRAINED_CHOICES = (None, "imagenet", "course")
 FALLBACKS = ("course", "random", "error")
 COURSE_WEIGHTS_FORMAT = "segedu-backbone-v2"
@@ -41,14 +44,12 @@ class PretrainedWeightsWarning(UserWarning):
 
 def course_weights_path() -> Path:
     """Where the course's pretrained small backbone lives: ``data_dir() / "pretrained" / "small_backbone.pt"``."""
-    from segedu.config import data_dir
-
     return data_dir() / "pretrained" / "small_backbone.pt"
 
 
 def _architecture(backbone: nn.Module) -> dict:
     return {"architecture": type(backbone).__name__, "in_channels": int(backbone.in_channels),
-            "channels": [int(c) for c in backbone.channels]}
+            "channels": [int(c) for c in backbone.channels.values()]}
 
 
 def save_course_backbone(backbone: nn.Module, path: str | Path | None = None, **metadata) -> Path:
@@ -59,8 +60,6 @@ def save_course_backbone(backbone: nn.Module, path: str | Path | None = None, **
     architecture, ``in_channels``, ``channels`` and ``metadata`` (e.g. ``pretrained_on``, the
     classes it was pretrained on). Returns the path written.
     """
-    from segedu.files import save
-
     path = Path(path) if path is not None else course_weights_path()
     meta = {"kind": COURSE_WEIGHTS_FORMAT, **_architecture(backbone), "metadata": dict(metadata)}
     return save(backbone, path, meta=meta)
@@ -75,8 +74,6 @@ def load_course_weights_(backbone: nn.Module, path: str | Path | None = None, mi
     the script that makes it. A file made for another architecture raises ``ValueError`` saying
     what differs.
     """
-    from segedu.files import CheckpointError, load
-
     path = Path(path) if path is not None else course_weights_path()
     if not path.is_file():
         message = (f"The course's pretrained small backbone {path} does not exist. It is made by "
@@ -115,6 +112,7 @@ def load_imagenet_weights_(backbone: nn.Module, fallback: str = "course") -> boo
     :data:`DOWNLOAD_TIMEOUT_SECONDS`), raises a ``RuntimeError`` if ``fallback == "error"``, else
     warns (:class:`PretrainedWeightsWarning`) and returns False; the caller then applies ``fallback``.
     """
+    # heavy dependency: torchvision is slow to import, and only the ImageNet weights need it
     from torchvision.models import ResNet18_Weights
 
     if backbone.in_channels != 3:

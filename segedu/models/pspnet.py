@@ -83,7 +83,7 @@ class PSPNet(SegmentationModel):
         self.backbone = build_backbone(backbone, in_channels, output_stride, pretrained, fallback, course_weights)
         self.output_stride = output_stride
         self.use_ppm = ppm
-        channels = self.backbone.channels[-1]
+        channels = self.backbone.channels["stage5"]
         if ppm:
             self.ppm = PyramidPoolingModule(channels, bins, pooling, reduce)
             channels = self.ppm.out_channels
@@ -94,14 +94,16 @@ class PSPNet(SegmentationModel):
         if aux_head:
             aux_width = max(head_width // 2, 1)
             self.aux_head = nn.Sequential(
-                ConvBNReLU(self.backbone.channels[3], aux_width), nn.Dropout2d(dropout),
+                ConvBNReLU(self.backbone.channels["stage4"], aux_width), nn.Dropout2d(dropout),
                 nn.Conv2d(aux_width, num_classes, 1),
             )
 
-    def segment(self, x):
-        features = self.backbone(x)
-        context = self.ppm(features[-1]) if self.use_ppm else features[-1]
-        logits = upsample_to(self.head(context), x.shape[-2:])
+    def encode(self, x):
+        return self.backbone(x)  # {"stage1": ..., "stage5": ...}, the last ones dilated
+
+    def decode(self, features):
+        last = features["stage5"]
+        logits = self.head(self.ppm(last) if self.use_ppm else last)
         if self.aux_head is not None and self.training:
-            return {"out": logits, "aux": upsample_to(self.aux_head(features[3]), x.shape[-2:])}
-        return logits
+            return {"out": logits, "aux": self.aux_head(features["stage4"])}
+        return logits  # then upsampled to the input size (SegmentationModel)

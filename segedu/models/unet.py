@@ -67,12 +67,20 @@ class UNet(SegmentationModel):
         )
         self.classifier = nn.Conv2d(widths[0], num_classes, kernel_size=1)
 
-    def segment(self, x):
+    def encode(self, x):
         x = self.first(x)
-        skips = []
-        for down in self.downs:  # contracting path: remember each scale, then halve it
-            skips.append(x)
+        features = {"stride1": x}
+        for level, down in enumerate(self.downs, start=1):  # contracting path: halve, keep every scale
             x = down(x)
-        for up, merge, skip in zip(self.ups, self.decoder, reversed(skips), strict=True):  # expanding path
+            features[f"stride{2**level}"] = x
+        return features
+
+    def decode(self, features):
+        *skips, bottleneck = features.values()
+        return self.classifier(self.expand(bottleneck, skips))
+
+    def expand(self, x, skips):
+        """The expanding path: from the bottleneck up, each level merges the encoder's map of its scale."""
+        for up, merge, skip in zip(self.ups, self.decoder, reversed(skips), strict=True):
             x = merge(torch.cat([skip, up(x)], dim=1))
-        return self.classifier(x)
+        return x

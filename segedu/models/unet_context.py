@@ -83,8 +83,8 @@ class UNetContext(UNet):
     convolutions of its parts, and a 1x1 convolution commutes with bilinear upsampling. The
     context's share is thus computed on the pooled map (1 x 1 per image for the global bin) and
     upsampled as ``num_classes`` logits, not as a ``context_width``-channel map at full
-    resolution: the same function, at U-Net's cost (:meth:`joint_classifier` gives the single
-    convolution, and a test checks that the two agree).
+    resolution: the same function, at U-Net's cost (a test builds the single convolution and
+    checks that the two agree).
     """
 
     def __init__(self, num_classes: int, in_channels: int = 3, base_width: int = 16, depth: int = 3,
@@ -110,32 +110,15 @@ class UNetContext(UNet):
                 nn.Conv2d(aux_width, num_classes, kernel_size=1),
             )
 
-    def segment(self, x):
-        size = x.shape[-2:]
-        x = self.first(x)
-        skips = []
-        for down in self.downs:  # contracting path, as in U-Net
-            skips.append(x)
-            x = down(x)
-        bottleneck = x
-        for up, merge, skip in zip(self.ups, self.decoder, reversed(skips), strict=True):  # expanding path
-            x = merge(torch.cat([skip, up(x)], dim=1))
+    def decode(self, features):
+        *skips, bottleneck = features.values()  # U-Net's contracting path
+        x = self.expand(bottleneck, skips)  # and its expanding path
         pooled = self.scene(bottleneck)  # the whole scene, pooled from the bottleneck
         logits = self.classifier(x)
         if self.use_context:  # = a 1x1 classifier on cat(x, context upsampled to every pixel); see the class
             for conv, branch in zip(self.context_classifier, pooled, strict=True):
-                logits = logits + upsample_to(conv(branch), size)
+                logits = logits + upsample_to(conv(branch), x.shape[-2:])
         if self.aux_head is not None and self.training:
             with_context = torch.cat([bottleneck, self.scene.upsampled(pooled, bottleneck.shape[-2:])], dim=1)
-            return {"out": logits, "aux": upsample_to(self.aux_head(with_context), size)}
+            return {"out": logits, "aux": self.aux_head(with_context)}  # aux upsampled by SegmentationModel
         return logits
-
-    def joint_classifier(self) -> nn.Conv2d:
-        """The single 1x1 convolution on ``cat(decoder map, upsampled context)`` that this model's classifier is."""
-        if not self.use_context:
-            raise ValueError("this UNetContext has context=False: its classifier sees the decoder map alone")
-        joint = nn.Conv2d(self.widths[0] + self.scene.out_channels, self.num_classes, kernel_size=1)
-        with torch.no_grad():
-            joint.weight.copy_(torch.cat([self.classifier.weight, *(c.weight for c in self.context_classifier)], 1))
-            joint.bias.copy_(self.classifier.bias)
-        return joint

@@ -17,7 +17,6 @@ where the same kind of prior enters just before the classifier.
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from .pspnet import PyramidPoolingModule
@@ -40,14 +39,8 @@ class UNetPPM(UNet):
         self.ppm = PyramidPoolingModule(self.widths[-1], bins, pooling)
         self.ups[0] = nn.ConvTranspose2d(self.ppm.out_channels, self.widths[-2], kernel_size=2, stride=2)
 
-    def segment(self, x):
-        x = self.first(x)
-        skips = []
-        for down in self.downs:
-            skips.append(x)
-            x = down(x)
-        x = self.ppm(x)  # the bottleneck, with the whole scene pooled into its bins
-        for up, merge, skip in zip(self.ups, self.decoder, reversed(skips), strict=True):
-            x = merge(torch.cat([skip, up(x)], dim=1))
-        return self.classifier(x)
+    def decode(self, features):
+        *skips, bottleneck = features.values()
+        with_scene = self.ppm(bottleneck)  # the bottleneck, with the whole scene pooled into its bins
+        return self.classifier(self.expand(with_scene, skips))
 

@@ -12,6 +12,8 @@ import argparse
 import torch
 import torchvision
 
+from segedu.models import MODEL_NAMES, build
+
 from . import layer_table, receptive_field
 
 
@@ -38,8 +40,6 @@ def main(argv=None) -> None:
                             layers=["conv1", "maxpool", "layer1", "layer2", "layer3", "layer4"])
         print("ResNet-18 layers, 448 x 448 input")
         print(table)
-
-    from segedu.models import MODEL_NAMES, build
 
     print("\ncourse models (default options, 3 classes), 64 x 64 input: field of the centre and of the corner pixel")
     for name in MODEL_NAMES:

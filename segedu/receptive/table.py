@@ -65,17 +65,6 @@ class LayerTable:
                 return row
         raise KeyError(f"no row for layer {name!r}; rows: {[row['name'] for row in self.rows]}")
 
-    def to_dict(self) -> dict:
-        """Plain data: ``{"input_size": [...], "rows": [...]}`` with lists instead of tuples (JSON-ready)."""
-
-        def plain(value):
-            return list(value) if isinstance(value, tuple) else value
-
-        return {
-            "input_size": list(self.input_size),
-            "rows": [{key: plain(value) for key, value in row.items()} for row in self.rows],
-        }
-
     def _cells(self) -> tuple[list[str], list[list[str]]]:
         header = ["#", "layer", "type", "kernel", "stride", "output", "total stride", "receptive field"]
         if any(row["theoretical_rf"] is not None for row in self.rows):
@@ -166,7 +155,7 @@ def layer_table(model: nn.Module, input_size=(3, 64, 64), layers=None) -> LayerT
         layers: optional list of layer names to keep (default: as described above).
 
     Returns:
-        A :class:`LayerTable` (``rows``, ``to_dict()``, a table in a notebook).
+        A :class:`LayerTable` (``rows``, ``table[name]``, a table in a notebook).
     """
     input_size = check_input_size(input_size)
     x = torch.ones((1, *input_size), dtype=torch.float64, requires_grad=True)

@@ -1,15 +1,17 @@
-"""Score a trained model: :func:`evaluate` a dataset (:class:`~segedu.metrics.Scores`), :func:`predict` images."""
+"""Score a trained model: :func:`evaluate` a dataset (:class:`~segedu.metrics.Scores`), :func:`predict` images.
+
+How a dataset is read in batches (and its class names found) is in :mod:`segedu.train.batches`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
 from segedu.metrics import BoundaryIoU, BucketedConfusion, ConfusionMatrix, Scores
 from segedu.models.base import main_output
+from segedu.train.batches import class_names_of, iterate_batches, model_device, num_classes_of
 
 
 @torch.no_grad()
@@ -42,8 +44,6 @@ def evaluate(model: nn.Module, data, batch_size: int = 64, device=None, boundary
     num_images = 0
     batches = iterate_batches(data, batch_size)
     if progress:
-        from tqdm.auto import tqdm
-
         batches = tqdm(batches, desc="evaluate", leave=False)
     try:
         for images, masks, sizes in batches:
@@ -95,70 +95,3 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 64) -> tor
         model.train(was_training)
     result = torch.cat(outputs) if outputs else torch.zeros(0, *batch.shape[-2:], dtype=torch.int64)
     return result[0] if single else result
-
-
-def model_device(model: nn.Module) -> torch.device:
-    """The device of the model's first parameter (the CPU for a model without parameters)."""
-    parameter = next(model.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
-
-
-def unpack(batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """(images, masks, size buckets or None) from a collated batch: a dict or an (image, mask[, bucket]) tuple."""
-    if isinstance(batch, dict):
-        return batch["image"], batch["mask"], batch.get("size_bucket")
-    if isinstance(batch, (tuple, list)) and len(batch) in (2, 3):
-        return batch[0], batch[1], (batch[2] if len(batch) == 3 else None)
-    raise TypeError(
-        "Each dataset item must be an (image, mask) pair (or a dict with 'image' and 'mask'), got "
-        f"{type(batch).__name__}" + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else "")
-    )
-
-
-def iterate_batches(data, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
-    """Yield ``(images N x 3 x H x W, masks N x H x W, size buckets N x H x W or None)`` in order.
-
-    Uses the dataset's fast ``batch(indices)`` method when it has one and no transform
-    is set (``batch`` skips transforms), else a ``DataLoader`` without worker processes.
-    A ``DataLoader`` is iterated as it is.
-    """
-    if isinstance(data, DataLoader):
-        for batch in data:
-            yield unpack(batch)
-        return
-    try:
-        length = len(data)
-    except TypeError as error:
-        raise TypeError(f"Expected a Dataset with a length or a DataLoader, got {type(data).__name__}") from error
-    if length == 0:
-        raise ValueError("The dataset is empty (length 0): there is nothing to evaluate or train on.")
-    if callable(getattr(data, "batch", None)) and getattr(data, "transform", None) is None:
-        for start in range(0, length, batch_size):
-            yield unpack(data.batch(list(range(start, min(start + batch_size, length)))))
-        return
-    for batch in DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=0):
-        yield unpack(batch)
-
-
-def _sources(data):
-    """``data``, and what it wraps (a Subset's or a DataLoader's dataset, two levels deep)."""
-    inner = getattr(data, "dataset", None)
-    return (data, inner, getattr(inner, "dataset", None))
-
-
-def class_names_of(data, num_classes: int) -> tuple[str, ...]:
-    """The dataset's ``classes`` (also through a Subset or DataLoader), else ``class 0``, ``class 1``, ..."""
-    for source in _sources(data):
-        names = getattr(source, "classes", None)
-        if names is not None and len(names) == num_classes:
-            return tuple(str(name) for name in names)
-    return tuple(f"class {index}" for index in range(num_classes))
-
-
-def num_classes_of(data) -> int | None:
-    """``data.num_classes`` (also through a Subset or a DataLoader), or None when unknown."""
-    for source in _sources(data):
-        value = getattr(source, "num_classes", None)
-        if isinstance(value, int):
-            return value
-    return None

@@ -1,7 +1,9 @@
 """The pieces of :func:`segedu.train.fit` that a first reading can skip.
 
 Optimisers and learning-rate schedules by name, the loss with its checks, the copy of the best
-weights, the time estimate and the optional time cap, the CPU memory layout, argument checks.
+weights, the time estimate and the optional time cap, the CPU memory layout, and the checks of
+the arguments, of each batch and of a loss that is not finite, each of which names the problem
+and the fix.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -22,20 +23,18 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from segedu.metrics import check_target
+from segedu.helpers.masks import check_target
+from segedu.metrics import IGNORE_INDEX
 from segedu.models.base import main_output
-from segedu.train.evaluate import num_classes_of
-
-if TYPE_CHECKING:
-    from segedu.train.loop import History
+from segedu.train.batches import num_classes_of
+from segedu.train.history import TIME_CAP, History
 
 SCHEDULES = ("onecycle", "poly", "cosine", None)
 OPTIMIZERS = ("adamw", "adam", "sgd")
-TIME_CAP = "time cap"
-INTERRUPTED = "interrupted"
 
 clock = time.perf_counter
 """The clock that :func:`segedu.train.fit` reads for its time cap and its time estimate (tests replace it)."""
+
 
 class BestWeights:
     """The best validation score so far and a copy of the weights that made it (without validation
@@ -111,22 +110,79 @@ def on_device(model: nn.Module, device: torch.device):
 
 def make_criterion(loss: Callable, train_data, class_weights, device) -> Callable:
     """``loss(logits, target)`` (given ``class_weights``, a float sequence of ``C``, as a third
-    argument), after checking that the model has one output channel per class of ``train_data``."""
+    argument), after checking that the model has one output channel per class of ``train_data``
+    and that the loss returns one differentiable number."""
     classes = num_classes_of(train_data)
     base = loss
     if class_weights is not None:
-        weights = torch.as_tensor(class_weights, dtype=torch.float32, device=device)
-        if classes is not None and weights.shape != (classes,):
-            raise ValueError(f"class_weights needs one weight per class ({classes}), got {tuple(weights.shape)}")
+        weights = check_class_weights(class_weights, classes).to(device)
         base = lambda logits, target: loss(logits, target, weights)  # noqa: E731
 
     def criterion(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if classes is not None and logits.shape[1] != classes:
             raise ValueError(f"The model outputs {logits.shape[1]} channels but the dataset has {classes} "
                              f"classes: build the model with num_classes={classes}.")
-        return base(logits, target)
+        return check_loss_value(base(logits, target))
 
     return criterion
+
+
+def check_class_weights(class_weights, classes: int | None) -> torch.Tensor:
+    """``class_weights`` as a float32 tensor of ``C``, after checking that every weight is a finite
+    number >= 0 and that at least one is positive (the weighted mean divides by their sum)."""
+    try:
+        weights = torch.as_tensor(class_weights, dtype=torch.float32)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"class_weights must be a sequence of numbers, one per class, got {class_weights!r}") from None
+    if weights.dim() != 1 or (classes is not None and weights.shape != (classes,)):
+        raise ValueError(f"class_weights needs one weight per class ({classes}), got {tuple(weights.shape)}")
+    if not bool(torch.isfinite(weights).all()):
+        raise ValueError(f"class_weights hold NaN or infinite values ({weights.tolist()}): give every class a finite "
+                         f"weight >= 0 (1 is a class's normal weight, 0 leaves its pixels out of the loss).")
+    if bool((weights < 0).any()):
+        negative = [index for index, weight in enumerate(weights.tolist()) if weight < 0]
+        raise ValueError(f"class_weights must be >= 0, got {weights.tolist()} (negative for class(es) {negative}): a "
+                         f"negative weight would push the model away from that class. Use 0 to leave a class out.")
+    if not bool((weights > 0).any()):
+        raise ValueError(f"class_weights are all 0 ({weights.tolist()}): no pixel would count in the loss. Give "
+                         f"the classes to learn a positive weight (1 is a class's normal weight).")
+    return weights
+
+
+def check_loss_value(value) -> torch.Tensor:
+    """``value`` if it is what a loss must return (one number, as a tensor with a gradient); else a clear error."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"The loss returned a {type(value).__name__} ({value!r}), not a tensor: fit needs the "
+                        f"torch scalar computed from the logits, so that backward() can find the gradients. "
+                        f"Return the tensor itself (no .item() or float()).")
+    if value.numel() != 1:
+        raise ValueError(f"The loss returned a tensor of shape {tuple(value.shape)}, not one number: reduce it to "
+                         f"a scalar, e.g. the default reduction='mean' of nn.CrossEntropyLoss(ignore_index=255), "
+                         f"or .mean() of the per-pixel losses.")
+    if not value.requires_grad and torch.is_grad_enabled():
+        raise ValueError("The loss has no gradient: it does not depend on the model's weights. Compute it from "
+                         "the logits with torch operations (not from argmax, .detach(), .item() or numpy).")
+    return value
+
+
+def check_batch(images: torch.Tensor, masks: torch.Tensor, first: bool = False) -> None:
+    """Raise a clear error unless ``masks`` are class ids ``N x H x W`` of the images' size (``N x 3 x H x W``);
+    the ``first`` batches (until one step was taken) must also have finite images."""
+    if masks.dim() == 4:
+        raise ValueError(f"The masks of a batch are {tuple(masks.shape)}: 4-D, one channel per class (one-hot?). "
+                         f"fit needs one class id per pixel, N x H x W: convert each mask with mask.argmax(0) "
+                         f"(and keep 255 where a pixel has no label).")
+    if masks.dim() != 3:
+        raise ValueError(f"The masks of a batch must be N x H x W class ids, got shape {tuple(masks.shape)}: each "
+                         f"item's mask is H x W.")
+    if images.dim() == 4 and images.shape[-2:] != masks.shape[-2:]:
+        raise ValueError(f"The images of a batch are {images.shape[-2]} x {images.shape[-1]} but their masks "
+                         f"{masks.shape[-2]} x {masks.shape[-1]}: mask pixel (i, j) labels image pixel (i, j), so "
+                         f"both need the same size. Resize the masks (nearest-neighbour) or the images first.")
+    if first and images.is_floating_point() and not bool(torch.isfinite(images).all()):
+        raise ValueError(f"The first batch of images holds {int((~torch.isfinite(images)).sum())} NaN or infinite "
+                         f"value(s): the data is broken, and training on it gives a loss of NaN. Check how the "
+                         f"images are made or normalised (a division by zero?); torch.isfinite(image).all() finds them.")
 
 
 def batch_loss(output, masks: torch.Tensor, criterion: Callable, aux_weight: float) -> torch.Tensor:
@@ -136,7 +192,7 @@ def batch_loss(output, masks: torch.Tensor, criterion: Callable, aux_weight: flo
     With an auxiliary output: ``criterion(out) + aux_weight * criterion(aux)`` (aux upsampled if smaller).
     """
     logits = main_output(output)
-    check_target(masks, logits.shape[1])
+    check_target(masks, logits.shape[1], IGNORE_INDEX)
     masks = masks.long()  # uint8 / int32 masks are fine; cross-entropy wants int64
     if logits.shape[-2:] != masks.shape[-2:]:
         raise ValueError(f"The logits size {tuple(logits.shape[-2:])} differs from the mask size "
@@ -148,6 +204,35 @@ def batch_loss(output, masks: torch.Tensor, criterion: Callable, aux_weight: flo
             aux = F.interpolate(aux, size=masks.shape[-2:], mode="bilinear", align_corners=False)
         value = value + aux_weight * criterion(aux, masks)
     return value
+
+
+def not_finite(value: float, steps_done: int, images: torch.Tensor, model: nn.Module) -> FloatingPointError:
+    """The error for a loss ``value`` that is NaN or infinite, with the cause it can find: the batch's images,
+    weights that were never finite, the loss itself (before any update the learning rate cannot be the
+    cause), or divergence."""
+    where = f"The loss became {value} at step {steps_done + 1}"
+    bad_pixels = int((~torch.isfinite(images)).sum())
+    if bad_pixels:
+        return FloatingPointError(f"{where}: the images of that batch hold {bad_pixels} NaN or infinite value(s), "
+                                  f"so the data is broken, not the training. Check how the images are made or "
+                                  f"normalised (a division by zero?); torch.isfinite(image).all() finds them.")
+    finite_weights = all(bool(torch.isfinite(p).all()) for p in model.parameters())
+    if steps_done == 0 and not finite_weights:
+        return FloatingPointError(f"{where}: the model's weights held NaN or infinite values before training "
+                                  f"started. Build a new model, or load weights that are finite.")
+    if steps_done == 0:
+        return FloatingPointError(f"{where}, on the first batch, before any update: the learning rate is not the "
+                                  f"cause, and the images and weights are finite. Check the loss function (a log "
+                                  f"of 0, a division by a count that can be 0, class weights).")
+    return FloatingPointError(f"{where}: training diverged. Try a smaller learning rate.")
+
+
+def nothing_to_learn(history: History) -> ValueError:
+    """The error for a first epoch in which every batch was skipped because all its pixels were ignored."""
+    return ValueError(f"Every pixel of every training mask is the ignore label {IGNORE_INDEX} "
+                      f"({history.skipped_batches} batches, not one labelled pixel): there is nothing to learn, and "
+                      f"the model was not changed. Check the masks: class ids go from 0 to C - 1, and "
+                      f"{IGNORE_INDEX} marks only the pixels that have no label.")
 
 
 def make_optimizer(optimizer, model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -192,8 +277,15 @@ def safe_num_workers(requested: int) -> int:
     return requested
 
 
-def check_fit_args(train_data, epochs, batch_size, lr, aux_weight, max_seconds, val_every, loss,
-                    class_weights) -> None:
+def check_fit_args(model, train_data, epochs, batch_size, lr, weight_decay, aux_weight, max_seconds, val_every,
+                   loss, class_weights) -> None:
+    """Raise an error that names the problem and the fix for any argument of :func:`~segedu.train.fit`
+    that cannot work."""
+    if not isinstance(model, nn.Module):
+        if isinstance(model, str):
+            raise TypeError(f"fit() takes a model, not a model's name: build it first, e.g. "
+                            f"model = segedu.models.build({model!r}, num_classes=...), then fit(model, ...).")
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if isinstance(train_data, DataLoader):
         raise TypeError("fit() takes a Dataset, not a DataLoader: it makes its own (shuffled with your seed, "
                         "batch_size=...). Pass loader.dataset and the batch size.")
@@ -204,11 +296,21 @@ def check_fit_args(train_data, epochs, batch_size, lr, aux_weight, max_seconds, 
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("val_every", val_every)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
+    if not _is_number(lr) or not 0 < lr < math.inf:
         raise ValueError(f"lr must be a positive number, got {lr!r}")
-    if not aux_weight >= 0:
-        raise ValueError(f"aux_weight must be >= 0, got {aux_weight!r}")
+    if not _is_number(weight_decay) or not 0 <= weight_decay < math.inf:
+        raise ValueError(f"weight_decay must be a number >= 0 (0 turns it off; 1e-4 is the course's default), "
+                         f"got {weight_decay!r}")
+    if not _is_number(aux_weight) or not 0 <= aux_weight < math.inf:
+        raise ValueError(f"aux_weight must be a number >= 0, got {aux_weight!r}")
     if max_seconds is not None and not max_seconds > 0:
         raise ValueError(f"max_seconds must be positive or None, got {max_seconds!r}")
+    if loss is not None and not callable(loss):
+        raise TypeError(f"loss must be a function loss(logits, mask) -> scalar tensor, e.g. "
+                        f"nn.CrossEntropyLoss(ignore_index=255), got {loss!r}")
     if loss is not None and class_weights is not None:
         raise ValueError("class_weights only applies to the default loss; put the weights in your own loss.")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -1,4 +1,5 @@
-"""The training loop: :func:`fit` and :func:`train_one_epoch`, with what they record in :class:`History`.
+"""The training loop: :func:`fit` and :func:`train_one_epoch`, which record what happened in a
+:class:`~segedu.train.history.History`.
 
 :func:`fit` is the textbook loop: each epoch is one pass over the shuffled training scenes
 (forward, loss, backward, optimiser step, learning-rate step), then the mIoU on the validation
@@ -14,7 +15,6 @@ are in :mod:`segedu.train.helpers`.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 
@@ -27,8 +27,9 @@ from tqdm.auto import tqdm
 from segedu.config import get_device, seed_everything
 from segedu.metrics import IGNORE_INDEX
 from segedu.train import helpers
-from segedu.train.evaluate import evaluate, model_device, unpack
-from segedu.train.helpers import INTERRUPTED, TIME_CAP
+from segedu.train.batches import collate, model_device, unpack
+from segedu.train.evaluate import evaluate
+from segedu.train.history import INTERRUPTED, History
 
 
 def pixel_cross_entropy(logits: torch.Tensor, target: torch.Tensor, class_weights: torch.Tensor | None = None,
@@ -36,94 +37,16 @@ def pixel_cross_entropy(logits: torch.Tensor, target: torch.Tensor, class_weight
     """Cross-entropy over every labelled pixel: logits ``N x C x H x W``, target int64 ``N x H x W`` -> scalar.
 
     The mean over pixels whose label is not ``ignore_index`` (weighted by ``class_weights[label]``
-    when given, a float tensor of ``C``). A batch in which every pixel is ignored gives a
-    loss of exactly 0 (with a gradient of 0), not the NaN that ``F.cross_entropy`` returns.
+    when given, a float tensor of ``C``). A batch in which every pixel is ignored (or, with
+    ``class_weights``, every labelled pixel has weight 0) gives a loss of exactly 0 with a gradient
+    of 0, not the NaN that ``F.cross_entropy`` returns (it divides by the pixels' total weight).
     """
-    if not bool((target != ignore_index).any()):
+    labelled = target != ignore_index
+    if not bool(labelled.any()):
+        return logits.sum() * 0.0
+    if class_weights is not None and not bool(class_weights[target[labelled]].any()):
         return logits.sum() * 0.0
     return F.cross_entropy(logits, target, weight=class_weights, ignore_index=ignore_index)
-
-
-@dataclasses.dataclass
-class History:
-    """What happened during :func:`fit`.
-
-    Attributes:
-        planned_steps: the optimiser steps the plan asked for (``epochs * steps per epoch``).
-        steps: the optimiser steps taken (fewer only if training was stopped).
-        train_loss: mean training loss of each epoch (an epoch cut short counts).
-        val_miou: validation mIoU after each epoch (None when not measured that epoch).
-        epoch_steps: optimiser steps of each epoch.
-        seconds: wall time of each epoch's training steps (validation excluded).
-        lr: learning rate of the last step of each epoch.
-        best_epoch: the epoch (from 1) whose weights the model holds at the end: the best
-            validation mIoU when validation data was given, else the last epoch.
-        stopped_by: None when every planned step ran; ``"time cap"`` (``max_seconds``) or
-            ``"interrupted"`` (Ctrl-C, the notebook's stop button) otherwise.
-        skipped_batches: batches skipped because every pixel was ignored.
-    """
-
-    planned_steps: int = 0
-    steps: int = 0
-    train_loss: list[float] = dataclasses.field(default_factory=list)
-    val_miou: list[float | None] = dataclasses.field(default_factory=list)
-    epoch_steps: list[int] = dataclasses.field(default_factory=list)
-    seconds: list[float] = dataclasses.field(default_factory=list)
-    lr: list[float] = dataclasses.field(default_factory=list)
-    best_epoch: int | None = None
-    stopped_by: str | None = None
-    skipped_batches: int = 0
-
-    @property
-    def completed(self) -> bool:
-        """True when training ran every planned step: only then are its scores the recipe's."""
-        return self.stopped_by is None and self.steps + self.skipped_batches >= self.planned_steps
-
-    @property
-    def interrupted(self) -> bool:
-        return self.stopped_by == INTERRUPTED
-
-    @property
-    def out_of_time(self) -> bool:
-        return self.stopped_by == TIME_CAP
-
-    @property
-    def epochs(self) -> int:
-        """Number of epochs recorded (an epoch cut short counts)."""
-        return len(self.train_loss)
-
-    @property
-    def total_seconds(self) -> float:
-        """Training time summed over epochs (validation excluded)."""
-        return float(sum(self.seconds))
-
-    @property
-    def best_val_miou(self) -> float | None:
-        """The highest validation mIoU measured, or None."""
-        measured = [value for value in self.val_miou if value is not None]
-        return max(measured) if measured else None
-
-    def plot(self, ax=None):
-        """Plot loss and validation mIoU per epoch; returns the matplotlib Figure (:func:`segedu.viz.plot_history`)."""
-        from segedu.viz import plot_history
-
-        return plot_history(self, ax=ax)
-
-    def to_dict(self) -> dict:
-        """A JSON-safe dict of every field."""
-        return dataclasses.asdict(self)
-
-    def __repr__(self) -> str:
-        if not self.train_loss:
-            return "History(no epoch recorded)"
-        parts = [f"{self.epochs} epochs, {self.steps} of {self.planned_steps} steps, {self.total_seconds:.1f} s",
-                 f"train loss {self.train_loss[0]:.3f} -> {self.train_loss[-1]:.3f}"]
-        if self.best_val_miou is not None:
-            parts.append(f"best val mIoU {self.best_val_miou:.3f} at epoch {self.best_epoch}")
-        if self.stopped_by:
-            parts.append(f"stopped by the {self.stopped_by}: undertrained" if self.out_of_time
-                         else "interrupted: undertrained")
-        return f"History({'; '.join(parts)})"
 
 
 def fit(model: nn.Module, train_data, val_data=None, *, epochs: int, batch_size: int, lr: float,
@@ -159,11 +82,12 @@ def fit(model: nn.Module, train_data, val_data=None, *, epochs: int, batch_size:
         ``history.stopped_by == "interrupted"``; the best weights so far are kept. If the loss
         becomes NaN, the best weights so far are restored before the error is raised.
     """
-    helpers.check_fit_args(train_data, epochs, batch_size, lr, aux_weight, max_seconds, val_every, loss, class_weights)
+    helpers.check_fit_args(model, train_data, epochs, batch_size, lr, weight_decay, aux_weight, max_seconds,
+                           val_every, loss, class_weights)
     device = device if isinstance(device, torch.device) else get_device(device)
     criterion = helpers.make_criterion(loss or pixel_cross_entropy, train_data, class_weights, device)
     loader = DataLoader(train_data, batch_size=batch_size, shuffle=True, generator=seed_everything(seed),
-                        num_workers=helpers.safe_num_workers(num_workers))
+                        num_workers=helpers.safe_num_workers(num_workers), collate_fn=collate)
     opt = helpers.make_optimizer(optimizer, model, lr, weight_decay)
     history = History(planned_steps=epochs * len(loader))
     scheduler = helpers.make_schedule(schedule, opt, lr, history.planned_steps)
@@ -174,6 +98,8 @@ def fit(model: nn.Module, train_data, val_data=None, *, epochs: int, batch_size:
             for epoch in tqdm(range(1, epochs + 1), desc="epochs", disable=not progress):
                 train_one_epoch(model, loader, opt, scheduler, criterion, history, timer, aux_weight,
                                 desc=f"epoch {epoch}", progress=progress)
+                if history.steps == 0 and not history.stopped_by:  # a whole epoch without a labelled pixel
+                    raise helpers.nothing_to_learn(history)
                 if val_data is None:
                     best.consider(model, None, epoch, history)
                 elif epoch % val_every == 0 or epoch == epochs or history.stopped_by:
@@ -209,6 +135,7 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer, scheduler, 
     bar = tqdm(loader, desc=desc, leave=False, disable=not progress)
     try:
         for images, masks in (unpack(batch)[:2] for batch in bar):
+            helpers.check_batch(images, masks, first=history.steps == 0)
             images, masks = images.to(device, memory_format=layout), masks.to(device)
             if not bool((masks != IGNORE_INDEX).any()):
                 history.skipped_batches += 1
@@ -216,8 +143,7 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer, scheduler, 
             loss = helpers.batch_loss(model(images), masks, criterion, aux_weight)
             value = loss.item()
             if not math.isfinite(value):
-                raise FloatingPointError(f"The loss became {value} at step {history.steps + 1}: training "
-                                         f"diverged. Try a smaller learning rate.")
+                raise helpers.not_finite(value, history.steps, images, model)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             lr = optimizer.param_groups[0]["lr"]

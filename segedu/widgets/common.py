@@ -28,6 +28,7 @@ import PIL.Image
 import PIL.ImageDraw
 import PIL.ImageFont
 import torch
+from IPython.display import display
 from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -327,6 +328,4 @@ class Explorer:
         self.last_png = show(self.view, png(figure))
 
     def _ipython_display_(self):
-        from IPython.display import display
-
         display(self.widget)
