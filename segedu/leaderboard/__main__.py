@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 
 from segedu import config
+from segedu.experiments.tracks import FEW_SEEDS, SEEDS, TRACKS
+from segedu.leaderboard import benchmark, records, report, reproduce
 
 
 def _at_least(minimum: int):
@@ -39,8 +41,6 @@ def _at_least(minimum: int):
 
 
 def parser() -> argparse.ArgumentParser:
-    from segedu.leaderboard.benchmark import SEEDS
-
     parser = argparse.ArgumentParser(prog="python -m segedu.leaderboard", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one seed, one pair of runs per claim")
@@ -75,26 +75,22 @@ def work_file() -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from segedu.leaderboard import benchmark, records, report
-
     args = parser().parse_args(argv)
     if args.check:
-        from segedu.leaderboard import reproduce
-
         return reproduce.main(args.reference, threads=None)
     if args.merge:
         return merge(args.merge, args.out or config.results_dir(), args.note)
     partial = bool(args.quick or args.only or args.seed)
-    seeds = args.seed or list(range(args.seeds or (1 if args.quick else benchmark.SEEDS)))
+    seeds = args.seed or list(range(args.seeds or (1 if args.quick else SEEDS)))
     jobs = benchmark.plan_jobs(seeds, args.quick, args.only)
     if not jobs:
         runs = sorted({job.key for job in benchmark.plan_jobs(seeds, args.quick)})
         print(f"no job matches --only {' '.join(args.only or [])} for seeds {seeds}; the jobs are: {', '.join(runs)}",
               file=sys.stderr)
-        if any(seed >= benchmark.FEW_SEEDS for seed in seeds):
-            print(f"(rows that no claim compares train on seeds 0 to {benchmark.FEW_SEEDS - 1} only: "
-                  + "; ".join(f"{', '.join(names)} on {track}" for track, names in benchmark.FEW_SEED_RUNS.items())
-                  + ")", file=sys.stderr)
+        if any(seed >= FEW_SEEDS for seed in seeds):
+            print(f"(rows that no claim compares train on seeds 0 to {FEW_SEEDS - 1} only: "
+                  + "; ".join(f"{', '.join(track.few_seed_runs)} on {name}" for name, track in TRACKS.items()
+                              if track.few_seed_runs) + ")", file=sys.stderr)
         return 2
     print(f"segedu leaderboard: {len(jobs)} jobs, seeds {seeds}, {args.processes} process(es); "
           f"{records.stamp(args.threads)}", flush=True)
@@ -130,8 +126,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def merge(paths: list[Path], out: Path, note: str | None) -> int:
     """Combine records files into one leaderboard in ``out``; refuses duplicated jobs and mixed modes."""
-    from segedu.leaderboard import records, report
-
     combined, seen = [], {}
     for path in paths:
         for record in records.read_records(path):
