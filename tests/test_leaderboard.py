@@ -163,6 +163,21 @@ def test_a_notebook_run_is_recorded_with_the_same_schema(tmp_path):
     assert "plain" in repr(table) and "not recorded yet" in repr(table) and "<table>" in table._repr_html_()
 
 
+def test_recording_an_undertrained_run_says_so_in_the_same_call(tmp_path, capsys):
+    plan = experiments.recipe("shapes")
+    data = SyntheticScenes("train", "shapes", size=plan.image_size, length=16)
+    model = experiments.build_run("plain", data.num_classes, "shapes")
+    stopped = History(planned_steps=768, steps=7, stopped_by="interrupted")
+    made = records.record_run(run="plain", track="shapes", model=model, history=stopped, scores=evaluate(model, data),
+                              recipe=plan, notebook="01", path=tmp_path / "runs.json")
+    assert not made["completed"] and made["steps_done"] == 7
+    assert "NOTE: plain on shapes stopped after 7 of 768 steps (interrupted): it is undertrained" in capsys.readouterr().out
+    history = fit(model, data, epochs=1, batch_size=8, lr=1e-3, progress=False)
+    records.record_run(run="plain", track="shapes", model=model, history=history, scores=evaluate(model, data),
+                       recipe=plan, notebook="01", path=tmp_path / "runs.json")
+    assert "undertrained" not in capsys.readouterr().out
+
+
 # ------------------------------------------------------------------------------------------- claims
 
 

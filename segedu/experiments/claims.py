@@ -90,6 +90,8 @@ def sentence(kind: str, track: str, runs: tuple[str, ...], needs: float, metric:
     label = metric_label(metric)
     if kind == "better" and needs < 0:
         return f"{track}: {runs[0]}'s {label} at most {-needs:.2f} below {runs[1]}'s"
+    if kind == "better" and needs == 0:
+        return f"{track}: {runs[0]} at least matches {runs[1]} on {label}"
     if kind == "better":
         return f"{track}: {runs[0]} beats {runs[1]} by >= {needs:.2f} {label}"
     if kind == "level":

@@ -84,9 +84,13 @@ class SeedTable(Table):
         return len(self.rows)
 
     def median(self, label: str) -> float | None:
-        """The median of row ``label`` over its seeds (None when it has none)."""
+        """The median of row ``label`` over its seeds (None when it has none; a whole number for a row of them)."""
         values = list(self[label].values())
-        return statistics.median(values) if values else None
+        if not values:
+            return None
+        median = statistics.median(values)
+        whole = all(isinstance(value, int) for value in values) and float(median).is_integer()
+        return int(median) if whole else median
 
     def minus(self, reference: str) -> SeedTable:
         """A table of every other row minus row ``reference``, seed by seed (the seeds both have)."""
@@ -113,6 +117,9 @@ class Summary(Table):
 
     def __iter__(self):
         return iter(self.medians)
+
+    def __contains__(self, run) -> bool:
+        return run in self.medians
 
     def __len__(self) -> int:
         return len(self.medians)

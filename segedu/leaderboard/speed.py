@@ -26,7 +26,6 @@ import time
 from collections.abc import Callable, Iterable
 
 import torch
-from torch.utils.benchmark import Timer
 from torch.utils.data import DataLoader, Subset
 
 from segedu import models
@@ -46,6 +45,10 @@ def latency_ms(model: torch.nn.Module, image_size: int, batch_size: int = 1) -> 
 
     Eval mode, ``torch.inference_mode``; the model's train/eval mode is restored afterwards.
     """
+    # torch.utils.benchmark loads torch's C++ extension tools: slow to import, and on some machines it warns about
+    # CUDA; only a timing needs it, so every notebook and job that imports this module does not pay for it.
+    from torch.utils.benchmark import Timer
+
     was_training = model.training
     model = model.to("cpu").eval()
     x = torch.rand(batch_size, 3, image_size, image_size)
