@@ -135,8 +135,8 @@ def values_by_seed(records: list[dict], run: str, track: str, metric: Metric = "
 # -- the best run ------------------------------------------------------------------------------------------
 
 NOISE = 0.02
-"""A difference of mIoU smaller than this is within the noise of one seed: the same model's test mIoU moves
-by about as much from seed to seed, and from one kind of CPU to another."""
+"""A difference of mIoU smaller than this is treated as within the noise of one seed (the level notebooks 06, 07
+and 08 use for their own single-seed runs)."""
 
 
 @dataclasses.dataclass(frozen=True)
