@@ -156,9 +156,7 @@ def load_datasets(source: str, recipe, root=None) -> PhotoData:
     crop_scale = PETS_CROP_SCALE if source == "pets" else None
     augment = train_transforms(recipe.image_size, flip=True, crop_scale=crop_scale)
     if source == "pets":
-        from segedu.data import (
-            OxfordPets,  # torchvision's datasets: slow to import, and only photos need them
-        )
+        from segedu.data import OxfordPets  # heavy: torchvision's datasets, which only photos need
 
         root = config.data_dir() if root is None else root
         augmented = OxfordPets(root, "trainval", size=recipe.image_size, transform=augment)

@@ -45,9 +45,9 @@ def latency_ms(model: torch.nn.Module, image_size: int, batch_size: int = 1) -> 
 
     Eval mode, ``torch.inference_mode``; the model's train/eval mode is restored afterwards.
     """
-    # torch.utils.benchmark loads torch's C++ extension tools: slow to import, and on some machines it warns about
-    # CUDA; only a timing needs it, so every notebook and job that imports this module does not pay for it.
-    from torch.utils.benchmark import Timer
+    # Only a timing needs torch.utils.benchmark, and it is heavy: it loads torch's C++ extension tools, which on
+    # some machines warn about CUDA; importing it here spares every notebook and job that imports this module.
+    from torch.utils.benchmark import Timer  # heavy
 
     was_training = model.training
     model = model.to("cpu").eval()
