@@ -3,7 +3,7 @@
 * Mode: **learner mode** (the default) runs the real training; **fast mode**
   (``SEGEDU_FAST=1``, set by ``make test``) runs the same code on tiny data and budgets
   so that the whole course executes under test in minutes. Notebooks never hard-code
-  epochs or dataset sizes: they ask :func:`segedu.course.recipes.recipe`, the one place where
+  epochs or dataset sizes: they ask :func:`segedu.experiments.recipe`, the one place where
   the two modes differ.
 * Device: :func:`get_device` picks CUDA, then Apple MPS, then the CPU, unless
   ``SEGEDU_DEVICE`` says otherwise.

@@ -3,8 +3,9 @@
 import pytest
 
 from segedu.course.checks import nb08
+from segedu.experiments.claims import Claim
 from segedu.leaderboard import report as board
-from segedu.leaderboard.claims import Claim
+from segedu.leaderboard.verdicts import Verdict
 
 
 def record(model, track, seed, miou, latency, params=1000, labelled=None, completed=True):
@@ -139,7 +140,8 @@ def test_cost_rows_and_tables(records):
     table = board.markdown_table(rows)
     assert table.count("\n") == len(rows) + 1 and "fcn8s_pretrained (64 labelled)" in table
     assert "none of the course's claims" in board.claims_markdown([])
-    claims = [Claim("a claim", True, 0.05, (0.1, 0.07), (0, 1)), Claim("another", False, 0.0, (-0.01,), (0,))]
+    claims = [Verdict(Claim("a", "thin", "level", ("unet",), 0.05, "a claim"), "a claim", True, (0.1, 0.07), (0, 1)),
+              Verdict(Claim("b", "thin", "level", ("unet",), 0.0, "another"), "another", False, (-0.01,), (0,))]
     text = board.claims_markdown(claims)
     assert "| a claim | yes | +0.05 | +0.070 | +0.100, +0.070 |" in text and "**no**" in text
 

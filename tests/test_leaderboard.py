@@ -1,6 +1,7 @@
 """segedu.leaderboard: jobs, the one record schema, its files, the claims, the report and the command line."""
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -12,9 +13,14 @@ import time
 import pytest
 import torch
 
-from segedu.course import recipes
+from segedu import experiments
+from segedu.data import SyntheticScenes
+from segedu.experiments.claims import Claim
+from segedu.experiments.results import counted, medians
+from segedu.experiments.tracks import FEW_SEEDS, SEEDS, TRACKS
 from segedu.leaderboard import __main__ as cli
-from segedu.leaderboard import benchmark, claims, records, report, reproduce
+from segedu.leaderboard import benchmark, records, report, reproduce, verdicts
+from segedu.train import History, evaluate, fit
 
 
 def record(run, track, seed, miou, *, boundary=None, labelled=None, completed=True, mode="fast", **extra):
@@ -40,49 +46,50 @@ def work(tmp_path, monkeypatch):
 
 def test_the_plan_covers_every_track_run_and_the_pretraining_comparison_for_each_seed():
     jobs = benchmark.plan_jobs([0, 1])
-    per_seed = sum(len(runs) for runs in recipes.TRACK_RUNS.values()) + 2 * len(recipes.PRETRAIN_LABELLED)
+    per_seed = sum(len(track.runs) + len(track.labelled_runs) * len(track.labelled) for track in TRACKS.values())
     assert len(jobs) == 2 * per_seed and [job.seed for job in jobs[:per_seed]] == [0] * per_seed
     assert benchmark.Job("fcn8s_pretrained", "shapes", 1, 64) in jobs
-    assert {job.key for job in benchmark.plan_jobs([0], only=["unet"])} == {f"unet/{t}" for t, runs in
-                                                                          recipes.TRACK_RUNS.items() if "unet" in runs}
+    assert [job.key for job in jobs[-4:]] == ["fcn8s_pretrained/shapes@16", "fcn8s_scratch/shapes@16",
+                                              "fcn8s_pretrained/shapes@64", "fcn8s_scratch/shapes@64"]
+    assert {job.key for job in benchmark.plan_jobs([0], only=["unet"])} == {f"unet/{name}" for name, track in
+                                                                          TRACKS.items() if "unet" in track.runs}
     assert {job.key for job in benchmark.plan_jobs([0], only=["pspnet*/context"])} == {
-        f"{run}/context" for run in recipes.TRACK_RUNS["context"] if run.startswith("pspnet")}
+        f"{run}/context" for run in TRACKS["context"].runs if run.startswith("pspnet")}
     quick = benchmark.plan_jobs([0], quick=True)
-    assert len(quick) == 2 * len(benchmark.QUICK_RUNS) + 2
+    assert [job.key for job in quick] == ["plain/shapes", "encdec/shapes", "encdec/thin", "fcn8s/thin",
+                                          "pspnet_noppm/context", "pspnet/context", "fcn8s_pretrained/shapes@64",
+                                          "fcn8s_scratch/shapes@64"]
 
 
 def test_rows_without_a_claim_train_on_the_first_seeds_and_every_claimed_run_on_every_seed():
-    seeds = list(range(benchmark.SEEDS))
+    seeds = list(range(SEEDS))
     jobs = benchmark.plan_jobs(seeds)
-    few = {(track, run) for track, runs in benchmark.FEW_SEED_RUNS.items() for run in runs}
-    assert few and all(run in recipes.TRACK_RUNS[track] for track, run in few)
-    for track, run in few:
-        assert sorted(job.seed for job in jobs if (job.track, job.run) == (track, run)) == list(
-            range(benchmark.FEW_SEEDS))
+    few = {(name, run) for name, track in TRACKS.items() for run in track.few_seed_runs}
+    assert few and all(run in TRACKS[name].runs for name, run in few)
+    for name, run in few:
+        assert sorted(job.seed for job in jobs if (job.track, job.run) == (name, run)) == list(range(FEW_SEEDS))
     per_seed = {seed: sum(job.seed == seed for job in jobs) for seed in seeds}
-    assert per_seed[benchmark.FEW_SEEDS] == per_seed[0] - len(few)
+    assert per_seed[FEW_SEEDS] == per_seed[0] - len(few)
     # Score every planned job so that each claim can be decided (unet_context the best on mixed):
     # a claim that compares a few-seed row would then be decided on fewer seeds.
     classes = {"boat": 0.9, "car": 0.9, "wire": 0.5}
     board = [record(job.run, job.track, job.seed, 0.95 if job.run == "unet_context" else 0.5, labelled=job.labelled,
                     class_iou=classes) for job in jobs]
-    decided = claims.check_claims(board)
-    assert len(decided) == 18
-    assert all(claim.seeds == tuple(seeds) for claim in decided if claim.seeds)
+    decided = verdicts.check_claims(board)
+    assert len(decided) == len(experiments.CLAIMS) == 18
+    assert all(verdict.seeds == tuple(seeds) for verdict in decided if verdict.seeds)
 
 
 def test_few_labelled_scenes_train_the_recipes_steps_and_validate_as_often(monkeypatch):
-    import segedu.train
-
-    seen, real_fit = {}, segedu.train.fit
+    seen, real_fit = {}, benchmark.fit
 
     def spy(model, train, val, **kwargs):
         seen.update(kwargs, length=len(train))
         return real_fit(model, train, val, **{**kwargs, "epochs": 1})
 
-    monkeypatch.setattr(segedu.train, "fit", spy)
+    monkeypatch.setattr(benchmark, "fit", spy)
     made = benchmark.train_and_score("fcn8s_scratch", "shapes", labelled=16, latency=False)
-    plan = recipes.recipe("shapes")
+    plan = experiments.recipe("shapes")
     assert seen["length"] == 16 and seen["epochs"] * 1 == plan.steps  # one step per epoch of 16 scenes
     assert seen["val_every"] == seen["epochs"] // plan.epochs
     assert made["labelled"] == 16 and made["pretrained_on"] is None
@@ -105,18 +112,14 @@ def test_a_time_capped_run_is_recorded_as_not_completed(monkeypatch):
     monkeypatch.setattr(helpers, "clock", lambda: next(ticks))
     made = benchmark.train_and_score("plain", "shapes", max_seconds=150, latency=False)
     assert not made["completed"] and made["stopped_by"] == "time cap" and made["steps_done"] < made["steps"]
-    assert records.counted([made]) == []
+    assert counted([made]) == []
 
 
 def test_an_interrupted_job_raises_instead_of_being_recorded(monkeypatch):
-    import segedu.train
-
     def interrupted_fit(model, *args, **kwargs):
-        from segedu.train.loop import History
-
         return History(planned_steps=4, steps=1, stopped_by="interrupted")
 
-    monkeypatch.setattr(segedu.train, "fit", interrupted_fit)
+    monkeypatch.setattr(benchmark, "fit", interrupted_fit)
     with pytest.raises(benchmark.Interrupted, match="interrupted after 1 of 4 steps"):
         benchmark.train_and_score("plain", "shapes", latency=False)
 
@@ -153,12 +156,9 @@ def test_a_missing_leaderboard_says_how_to_make_it(tmp_path):
 
 
 def test_a_notebook_run_is_recorded_with_the_same_schema(tmp_path):
-    from segedu.data import SyntheticScenes
-    from segedu.train import evaluate, fit
-
-    plan = recipes.recipe("shapes")
+    plan = experiments.recipe("shapes")
     data = SyntheticScenes("train", "shapes", size=plan.image_size, length=16)
-    model = recipes.build_run("plain", data.num_classes, "shapes")
+    model = experiments.build_run("plain", data.num_classes, "shapes")
     history = fit(model, data, epochs=1, batch_size=8, lr=1e-3, progress=False)
     path = tmp_path / "runs.json"
     made = records.record_run(run="plain", track="shapes", model=model, history=history,
@@ -170,51 +170,83 @@ def test_a_notebook_run_is_recorded_with_the_same_schema(tmp_path):
     assert "plain" in repr(table) and "not recorded yet" in repr(table) and "<table>" in table._repr_html_()
 
 
+def test_recording_an_undertrained_run_says_so_in_the_same_call(tmp_path, capsys):
+    plan = experiments.recipe("shapes")
+    data = SyntheticScenes("train", "shapes", size=plan.image_size, length=16)
+    model = experiments.build_run("plain", data.num_classes, "shapes")
+    stopped = History(planned_steps=768, steps=7, stopped_by="interrupted")
+    made = records.record_run(run="plain", track="shapes", model=model, history=stopped, scores=evaluate(model, data),
+                              recipe=plan, notebook="01", path=tmp_path / "runs.json")
+    assert not made["completed"] and made["steps_done"] == 7
+    assert "NOTE: plain on shapes stopped after 7 of 768 steps (interrupted): it is undertrained" in capsys.readouterr().out
+    history = fit(model, data, epochs=1, batch_size=8, lr=1e-3, progress=False)
+    records.record_run(run="plain", track="shapes", model=model, history=history, scores=evaluate(model, data),
+                       recipe=plan, notebook="01", path=tmp_path / "runs.json")
+    assert "undertrained" not in capsys.readouterr().out
+
+
 # ------------------------------------------------------------------------------------------- claims
 
 
 def test_a_claim_needs_its_margin_in_every_seed_not_only_on_the_median():
     board = [record("encdec", "shapes", s, m) for s, m in enumerate([0.8, 0.8, 0.8])]
     board += [record("plain", "shapes", s, m) for s, m in enumerate([0.5, 0.5, 0.75])]
-    claim = claims.compare(board, "shapes", "encdec", "plain", 0.10, "encdec beats plain")
-    assert not claim.holds and claim.smallest == pytest.approx(0.05)  # median +0.30, one seed +0.05
-    assert claim.per_seed == pytest.approx((0.3, 0.3, 0.05)) and claim.seeds == (0, 1, 2)
-    assert "smallest +0.050 (needs >= +0.10)" in claim.detail
+    claim = Claim("shapes.x", "shapes", "better", ("encdec", "plain"), 0.10, "encdec beats plain")
+    verdict = verdicts.decide(claim, board)
+    assert not verdict.holds and verdict.smallest == pytest.approx(0.05)  # median +0.30, one seed +0.05
+    assert verdict.per_seed == pytest.approx((0.3, 0.3, 0.05)) and verdict.seeds == (0, 1, 2)
+    assert verdict.seeds_holding == (0, 1) and verdict.margins == dict(zip((0, 1, 2), verdict.per_seed, strict=True))
+    assert "smallest +0.050 (needs >= +0.10)" in verdict.detail
+    assert repr(verdict).startswith("does NOT hold in every seed: encdec beats plain (smallest +0.050")
     board[-1] = record("plain", "shapes", 2, 0.65)
-    assert claims.compare(board, "shapes", "encdec", "plain", 0.10, "x").holds  # +0.15 in the last seed
-    assert claims.compare(board, "thin", "encdec", "plain", 0.10, "x") is None
+    assert verdicts.decide(claim, board).holds  # +0.15 in the last seed
+    undecided = verdicts.decide(dataclasses.replace(claim, track="thin"), board)
+    assert not undecided.decided and not undecided.holds and undecided.smallest is None
+    assert "python -m segedu.leaderboard --only 'encdec/thin' --only 'plain/thin'" in repr(undecided)
 
 
 def test_runs_stopped_early_count_in_no_claim_and_no_median():
     board = [record("encdec", "shapes", 0, 0.8), record("plain", "shapes", 0, 0.5),
              record("encdec", "shapes", 1, 0.1, completed=False), record("plain", "shapes", 1, 0.5)]
-    claim = claims.compare(board, "shapes", "encdec", "plain", 0.10, "x")
-    assert claim.seeds == (0,) and claim.holds
-    assert report.medians(board)[("encdec", "shapes", None)]["seeds"] == 1
-    markdown = report.render_markdown(board, [claim])
+    verdict = verdicts.decide(experiments.claims.find("shapes.encdec_vs_plain"), board)
+    assert verdict.seeds == (0,) and verdict.holds
+    assert medians(board)[("encdec", "shapes", None)]["seeds"] == 1
+    markdown = report.render_markdown(board, [verdict])
     assert "Runs that do not count" in markdown and "encdec/shapes seed 1: time cap after 100 of 768" in markdown
 
 
-def test_class_iou_and_median_claims():
+def test_class_iou_median_and_best_run_claims():
     board = [record("unet_context", "mixed", s, m, class_iou={"boat": b, "wire": w})
              for s, (m, b, w) in enumerate([(0.9, 0.85, 0.70), (0.89, 0.79, 0.69), (0.95, 0.9, 0.6)])]
     board += [record("unet", "mixed", s, 0.7, class_iou={"boat": 0.3, "wire": 0.7}) for s in range(3)]
-    boat = claims.at_least(board, "mixed", "unet_context", 0.80, "boat", claims.class_iou("boat"))
-    assert not boat.holds and boat.smallest == pytest.approx(0.79)
-    wire = claims.compare(board, "mixed", "unet_context", "unet", -0.03, "wire", score=claims.class_iou("wire"))
+    boat = verdicts.decide(experiments.claims.find("mixed.context_boat"), board)
+    assert not boat.holds and boat.smallest == pytest.approx(0.79) and boat.seeds_holding == (0, 2)
+    wire = verdicts.decide(experiments.claims.find("mixed.context_keeps_wires"), board)
     assert not wire.holds and wire.smallest == pytest.approx(-0.10)
-    median = claims.median_at_least(board, "mixed", "unet_context", 0.88, "median")
+    median = verdicts.decide(experiments.claims.find("mixed.context_median"), board)
     assert median.holds and median.smallest == pytest.approx(0.9) and median.detail.startswith("median 0.900")
-    best = claims.best_reaches(board, "mixed", ("unet", "unet_context"), 0.70)
-    assert best.holds and "unet_context" in best.text
+    assert median.seeds == () and repr(median).startswith("holds: mixed: unet_context's median mIoU >= 0.88")
+    best = verdicts.decide(experiments.claims.find("mixed.best_reaches"), board)
+    assert best.holds and best.text == "mixed: the best model (unet_context) reaches 0.70 mIoU"
+    assert best.per_seed == pytest.approx((0.9, 0.89, 0.95))
+
+
+def test_a_larger_gain_on_large_objects_subtracts_the_gains_seed_by_seed():
+    sizes = {"encdec": ({"small": 0.6, "large": 0.9}, {"small": 0.5, "large": 0.6}),
+             "plain": ({"small": 0.5, "large": 0.4}, {"small": 0.45, "large": 0.58})}
+    board = [record(run, "shapes", seed, 0.5, size_iou=buckets[seed]) for run, buckets in sizes.items()
+             for seed in (0, 1)]
+    verdict = verdicts.decide(experiments.claims.find("shapes.gain_on_large_objects"), board)
+    # seed 0: (0.9 - 0.4) - (0.6 - 0.5) = 0.4; seed 1: (0.6 - 0.58) - (0.5 - 0.45) = -0.03
+    assert verdict.per_seed == pytest.approx((0.4, -0.03)) and not verdict.holds
 
 
 def test_check_claims_only_reports_what_the_records_decide():
     board = [record(run, "thin", s, m) for s in range(2) for run, m in
              (("unet", 0.9), ("encdec", 0.4), ("fcn8s", 0.55), ("fcn16s", 0.5), ("fcn32s", 0.3), ("unet_s32", 0.8))]
-    found = claims.check_claims(board)
-    assert all(claim.text.startswith("thin") for claim in found) and len(found) == 6
-    assert all(claim.holds for claim in found)
+    found = verdicts.check_claims(board)
+    assert [verdict.id for verdict in found] == [claim.id for claim in experiments.CLAIMS if claim.track == "thin"]
+    assert len(found) == 6 and all(verdict.holds for verdict in found)
 
 
 # ------------------------------------------------------------------------------------ report and files
@@ -223,7 +255,7 @@ def test_check_claims_only_reports_what_the_records_decide():
 def test_markdown_has_a_table_per_track_with_its_image_size_and_steps():
     board = [record("unet", "thin", 0, 0.9), record("encdec", "thin", 0, 0.4),
              record("pspnet", "context", 0, 0.8, image_size=128, steps=192)]
-    text = report.render_markdown(board, claims.check_claims(board), note="made here")
+    text = report.render_markdown(board, verdicts.check_claims(board), note="made here")
     assert "## thin (64 x 64 images, 768 steps)" in text and "## context (128 x 128 images, 192 steps)" in text
     assert text.index("| unet |") < text.index("| encdec |") and "made here" in text
 
@@ -443,7 +475,7 @@ def test_a_reference_from_another_torch_release_or_cpu_is_not_compared():
 def test_every_timing_comes_from_the_speed_module_and_is_positive():
     from segedu.leaderboard import speed
 
-    model = recipes.build_run("fcn8s", 3)
+    model = experiments.build_run("fcn8s", 3)
     assert speed.latency_ms(model, 32) > 0 and model.training  # the model's mode is restored
     first, second = speed.data_speed("shapes", 32, 64)
     assert first > 0 and second > 0

@@ -1,9 +1,13 @@
 """segedu.lessons: reusing a trained model across notebooks, distances to the nearest edge."""
 
+import dataclasses
+
 import torch
 
-from segedu.course import lessons, recipes
+from segedu import experiments, files
+from segedu.course import lessons
 from segedu.models import PlainCNN
+from segedu.train import History
 
 
 def test_distance_to_edge_of_a_square():
@@ -26,19 +30,48 @@ def test_deepest_object_pixel():
 
 def test_save_and_load_trained(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SEGEDU_RESULTS", str(tmp_path))
-    plan = recipes.recipe("shapes")
+    plan = experiments.recipe("shapes")
     model = PlainCNN(3, depth=2, width=4)
-    path = lessons.save_trained(model, "demo", plan, notebook="01")
+    path = lessons.save_trained(model, "demo", plan, History(planned_steps=4, steps=4), notebook="01")
     assert path == lessons.checkpoint_path("demo") and path.is_file() and path.name == "demo_fast.pt"
     other = PlainCNN(3, depth=2, width=4)
     meta = lessons.load_trained(other, "demo", plan)
     assert meta is not None and meta["notebook"] == "01"
+    assert meta["training"] == {"steps_done": 4, "steps": 4, "completed": True, "stopped_by": None}
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), other.state_dict().values(), strict=True))
-    assert lessons.load_trained(other, "demo", recipes.recipe("shapes", lr=1.0)) is None
+    assert lessons.load_trained(other, "demo", experiments.recipe("shapes", lr=1.0)) is None
     assert "another recipe" in capsys.readouterr().out
     assert lessons.load_trained(PlainCNN(3, depth=3, width=4), "demo", plan) is None
     assert "do not fit" in capsys.readouterr().out
     assert lessons.load_trained(other, "missing", plan) is None
+
+
+def test_a_model_whose_training_was_interrupted_is_not_reused_silently(tmp_path, monkeypatch, capsys):
+    # Notebook 01 interrupted at 7 of its 768 steps, then notebook 02 asks for its model.
+    monkeypatch.setenv("SEGEDU_RESULTS", str(tmp_path))
+    monkeypatch.setenv("SEGEDU_FAST", "0")
+    plan = experiments.recipe("shapes")
+    interrupted = History(planned_steps=plan.steps, steps=7, stopped_by="interrupted")
+    model = PlainCNN(3, depth=2, width=4)
+    path = lessons.save_trained(model, "01_plain_shapes", plan, interrupted, run="plain", track="shapes")
+    assert files.load(path)[1]["training"] == {"steps_done": 7, "steps": 768, "completed": False,
+                                               "stopped_by": "interrupted"}
+    other = PlainCNN(3, depth=2, width=4)
+    before = [tensor.clone() for tensor in other.state_dict().values()]
+    assert lessons.load_trained(other, "01_plain_shapes", plan) is None  # the notebook trains a full model
+    said = capsys.readouterr().out
+    assert "is undertrained: its training stopped after 7 of 768 steps (interrupted)" in said
+    assert "training a full model here instead" in said
+    assert all(torch.equal(a, b) for a, b in zip(before, other.state_dict().values(), strict=True))
+
+
+def test_a_checkpoint_that_does_not_say_how_its_training_ended_is_not_reused(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SEGEDU_RESULTS", str(tmp_path))
+    plan = experiments.recipe("shapes")
+    model = PlainCNN(3, depth=2, width=4)
+    files.save(model, lessons.checkpoint_path("old"), meta={"recipe": dataclasses.asdict(plan)})  # saved before
+    assert lessons.load_trained(model, "old", plan) is None
+    assert "does not say whether its training ran to the end" in capsys.readouterr().out
 
 
 def test_distance_to_edge_of_a_batch_equals_the_brute_force_distance():

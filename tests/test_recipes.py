@@ -1,23 +1,31 @@
-"""Recipes: every run builds, fast mode shrinks the budget, and the fairness rule on parameters holds."""
+"""Recipes and runs (segedu.experiments): every run builds, fast mode shrinks the budget, and the fairness rule on
+parameters holds."""
 
 import pytest
 
-from segedu.course import recipes
+from segedu import experiments as recipes
+from segedu.course import recipes as course_recipes
 from segedu.data import CLASSES
 from segedu.models import count_parameters
 
 
 def test_every_track_has_a_recipe_and_known_runs():
-    for track, runs in recipes.TRACK_RUNS.items():
-        assert recipes.recipe(track).track == track
-        for run in runs:
-            recipes.model_spec(run, track)  # raises on an unknown run
+    for name, track in recipes.TRACKS.items():
+        assert recipes.recipe(name).track == name == track.name
+        for run in (*track.runs, *track.labelled_runs):
+            recipes.model_spec(run, name)  # raises on an unknown run
 
 
-@pytest.mark.parametrize("track", list(recipes.TRACK_RUNS))
+def test_the_notebooks_old_names_still_answer():
+    assert course_recipes.RECIPES == {name: track.recipe for name, track in recipes.TRACKS.items()}
+    assert course_recipes.TRACK_RUNS["thin"] == recipes.TRACKS["thin"].runs
+    assert course_recipes.recipe is recipes.recipe and course_recipes.build_run is recipes.build_run
+
+
+@pytest.mark.parametrize("track", list(recipes.TRACKS))
 def test_compared_models_have_parameter_counts_within_a_factor_of_3(track):
     counts = {run: count_parameters(recipes.build_run(run, len(CLASSES[track]), track))
-              for run in recipes.TRACK_RUNS[track]}
+              for run in recipes.TRACKS[track].runs}
     assert max(counts.values()) <= 3 * min(counts.values()), counts
 
 
@@ -36,7 +44,7 @@ def test_fast_mode_changes_only_sizes_and_epochs_and_the_overrides_cannot_undo_i
     fast = recipes.recipe("mixed", train_scenes=4096, epochs=9, lr=1e-3)
     assert (fast.image_size, fast.train_scenes, fast.epochs, fast.batch_size) == (32, 64, 1, 16)
     assert fast.lr == 1e-3 and recipes.recipe("mixed", train_scenes=8).train_scenes == 8
-    assert set(recipes.all_recipes()) == set(recipes.RECIPES)
+    assert set(recipes.all_recipes()) == set(recipes.TRACKS)
 
 
 def test_recipe_rejects_an_unknown_track():
@@ -68,7 +76,7 @@ def test_a_recipe_is_a_number_of_steps_with_no_time_in_it(monkeypatch):
 
 def test_every_track_has_as_many_pixels_per_epoch_and_the_same_optimiser(monkeypatch):
     monkeypatch.setenv("SEGEDU_FAST", "0")
-    plans = {track: recipes.recipe(track) for track in recipes.RECIPES}
+    plans = {track: recipes.recipe(track) for track in recipes.TRACKS}
     pixels = {track: plan.train_scenes * plan.image_size**2 for track, plan in plans.items()}
     assert len(set(pixels.values())) == 1, pixels
     assert plans["context"].image_size == 128  # the band out of the backbone's effective reach (see Recipe)

@@ -1,7 +1,6 @@
 """What runs the course, apart from the library a learner reads: tied to particular notebooks.
 
-* :mod:`~segedu.course.recipes`: how much and how every track is trained (one :class:`~segedu.course.recipes.Recipe`
-  per track, in both modes);
+* :mod:`~segedu.course.recipes`: the recipes and run names of :mod:`segedu.experiments`, under their old names;
 * :mod:`~segedu.course.lessons`: a model saved by one notebook for the next, distances to an edge;
 * :mod:`~segedu.course.photos`: notebook 07's data sources (photos, or synthetic scenes offline);
 * :mod:`~segedu.course.pretrain`: pretraining the small backbone on synthetic classification (notebook 06);

@@ -70,6 +70,8 @@ def setup(report: bool = True, run: Runner | None = None, checkout: Path = COLAB
     manager so that ipywidgets outputs render. Everywhere: print (if ``report``)
     :func:`segedu.config.environment_report`. Returns None, so the cell prints nothing else.
     """
+    # Not at the top: segedu.config imports torch and numpy, which this very function may first have to install
+    # (Colab): a heavy dependency that may not be there yet.
     from segedu.config import environment_report
 
     if in_colab():

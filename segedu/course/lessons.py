@@ -1,8 +1,8 @@
 """Small helpers the notebooks share: reuse a model trained by an earlier notebook, find deep object pixels.
 
 * :func:`save_trained` / :func:`load_trained` -- notebook 01 saves its trained plain CNN; notebook 02
-  reloads it if it was trained with the same recipe in the same mode (else it trains its own, so
-  every notebook still runs top to bottom on its own).
+  reloads it if it was trained with the same recipe in the same mode, to the end of that recipe
+  (else it says why and trains its own, so every notebook still runs top to bottom on its own).
 * :func:`distance_to_edge` / :func:`deepest_object_pixel` -- how far a pixel is from the nearest
   pixel of another class: the distance a receptive field must reach for that pixel to see an outline.
 """
@@ -32,16 +32,22 @@ def _recipe_dict(plan) -> dict:
     return plain(dataclasses.asdict(plan), "recipe")
 
 
-def save_trained(model: nn.Module, name: str, plan, **meta) -> Path:
-    """Save ``model`` as :func:`checkpoint_path` ``(name)`` with the recipe ``plan`` it was trained with."""
-    return save(model, checkpoint_path(name), meta={"recipe": _recipe_dict(plan), **meta})
+def save_trained(model: nn.Module, name: str, plan, history, **meta) -> Path:
+    """Save ``model`` as :func:`checkpoint_path` ``(name)`` with the recipe ``plan`` it was trained with, and
+    what ``history`` (the :class:`~segedu.train.History` of its training) says: the steps done and planned,
+    and what stopped it (``meta["training"]``). ``meta``: anything else to keep (run, track...)."""
+    training = {"steps_done": history.steps, "steps": history.planned_steps, "completed": history.completed,
+                "stopped_by": history.stopped_by}
+    return save(model, checkpoint_path(name), meta={"recipe": _recipe_dict(plan), "training": training, **meta})
 
 
 def load_trained(model: nn.Module, name: str, plan) -> dict | None:
-    """Load the weights saved under ``name`` into ``model`` if they were trained with recipe ``plan``.
+    """Load the weights saved under ``name`` into ``model`` if they were trained with recipe ``plan``, to its end.
 
-    Returns the checkpoint's meta, or None (weights untouched) when there is no checkpoint, it
-    was trained with another recipe, or it does not fit ``model``; the reason is printed.
+    Returns the checkpoint's meta, or None (weights untouched) when there is no checkpoint, it was
+    trained with another recipe, it is undertrained (its training was stopped before the end of
+    its recipe, or it does not say), or it does not fit ``model``; the reason is printed, so that
+    the notebook trains a full model instead.
     """
     path = checkpoint_path(name)
     if not path.is_file():
@@ -54,6 +60,14 @@ def load_trained(model: nn.Module, name: str, plan) -> dict | None:
         return None
     if meta.get("recipe") != _recipe_dict(plan):
         print(f"{path} was trained with another recipe; training a new model")
+        return None
+    training = meta.get("training") or {}
+    if not training.get("completed"):
+        done = (f"its training stopped after {training.get('steps_done')} of {training.get('steps')} steps "
+                f"({training.get('stopped_by') or 'stopped'})" if training
+                else "it does not say whether its training ran to the end")
+        print(f"the model saved at {path} is undertrained: {done}. Its numbers would not be the lesson's: "
+              f"training a full model here instead")
         return None
     try:
         model.load_state_dict(state_dict)

@@ -7,10 +7,10 @@ The notebook trains the same models on one of two *data sources*:
 * ``"synthetic"``: the course's ``mixed`` synthetic scenes, when it cannot (no network).
 
 Everything after the choice of source is the same code. How much to train is a
-:class:`~segedu.course.recipes.Recipe` (:func:`segedu.course.recipes.photo_recipe`); this module
-adds what only photos need: random crops, the backbone for the device, loader processes::
+:class:`~segedu.experiments.recipes.Recipe` (:func:`photo_recipe`); this module adds what only photos
+need: random crops, the backbone for the device, loader processes::
 
-    recipe = recipes.photo_recipe("pets", device)
+    recipe = photo_recipe("pets", device)
     data = load_datasets("pets", recipe)
     model = build("pspnet", 2, backbone=backbone_for(device), pretrained=pretrained_choice(backbone_for(device))[0])
 """
@@ -21,6 +21,15 @@ import dataclasses
 
 import torch
 from torch import nn
+from torch.utils.data import Subset
+
+from segedu import config
+from segedu.data import SyntheticScenes
+from segedu.data.transforms import train_transforms
+from segedu.experiments.recipes import FAST, Recipe, in_current_mode
+from segedu.experiments.tracks import recipe as track_recipe
+from segedu.models import SmallBackbone, course_weights_path
+from segedu.models.pretrained import IMAGENET_MEAN, IMAGENET_STD, load_course_weights_
 
 SOURCES = ("pets", "synthetic")
 SYNTHETIC_TRACK = "mixed"
@@ -29,6 +38,29 @@ PETS_DOWNLOAD_MB = 800
 PETS_CROP_SCALE = (0.5, 1.0)
 """Area fraction of the random training crops of photos (synthetic scenes are only flipped, so that
 their objects keep the sizes they were drawn with)."""
+
+PHOTO_RECIPES: dict[str, Recipe] = {
+    # On a CPU: a few hundred photos at 96 px and the small backbone; on a GPU: every training photo at 160 px.
+    "cpu": Recipe("pets", image_size=96, train_scenes=768, val_scenes=128, test_scenes=256, epochs=4,
+                  schedule="poly", data="pets"),
+    "gpu": Recipe("pets", image_size=160, train_scenes=3680, val_scenes=368, test_scenes=1024, epochs=8, lr=1e-3,
+                  schedule="poly", data="pets"),
+}
+"""Notebook 07 on Oxford-IIIT Pet photos, by the device it runs on ("poly": the PSPNet paper's schedule)."""
+
+
+def photo_recipe(source: str, device) -> Recipe:
+    """Notebook 07's recipe for ``source`` (``"pets"`` or ``"synthetic"``) on ``device`` (a torch.device).
+
+    Photos: :data:`PHOTO_RECIPES` (half the fast-mode scenes in fast mode). Synthetic scenes (no
+    network): the ``mixed`` recipe, on a CPU with half the scenes and 3 epochs (768 steps).
+    """
+    gpu = getattr(device, "type", str(device)) == "cuda"
+    if source == "pets":
+        return in_current_mode(PHOTO_RECIPES["gpu" if gpu else "cpu"], most_scenes=FAST["train_scenes"] // 2)
+    if source == "synthetic":
+        return track_recipe(SYNTHETIC_TRACK) if gpu else track_recipe(SYNTHETIC_TRACK, train_scenes=2048, epochs=3)
+    raise ValueError(f"unknown data source {source!r}; choose 'pets' or 'synthetic'")
 
 
 def backbone_for(device) -> str:
@@ -50,9 +82,6 @@ def pretrained_choice(backbone: str) -> tuple[str | None, str]:
     """
     if backbone == "resnet18":
         return "imagenet", "ResNet-18 with ImageNet weights (downloaded once into torch's cache)"
-    from segedu.models import SmallBackbone, course_weights_path
-    from segedu.models.pretrained import load_course_weights_
-
     path = course_weights_path()
     if not path.is_file():
         return None, (f"the small backbone from random weights: the course's pretrained weights ({path}) are "
@@ -74,8 +103,6 @@ class ImageNetInput(nn.Module):
 
     def __init__(self, model: nn.Module):
         super().__init__()
-        from segedu.models.pretrained import IMAGENET_MEAN, IMAGENET_STD
-
         self.model = model
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
@@ -119,23 +146,17 @@ class PhotoData:
 
 
 def load_datasets(source: str, recipe, root=None) -> PhotoData:
-    """Build the train / val / test datasets of ``source`` as ``recipe`` (a :class:`~segedu.course.recipes.Recipe`) says.
+    """Build the train / val / test datasets of ``source`` as ``recipe`` (a :class:`~segedu.experiments.recipes.Recipe`) says.
 
     Photos: ``recipe.val_scenes`` validation photos are set aside from ``trainval`` (a fixed random
     split), at most ``recipe.train_scenes`` of the others train with random crops and flips; the
     test photos are a fixed random subset of ``recipe.test_scenes`` of ``test``. ``root`` defaults to
     :func:`segedu.config.data_dir`. Synthetic: the ``mixed`` track's three splits, flips only.
     """
-    from torch.utils.data import Subset
-
-    from segedu import config
-    from segedu.data import SyntheticScenes
-    from segedu.data.transforms import train_transforms
-
     crop_scale = PETS_CROP_SCALE if source == "pets" else None
     augment = train_transforms(recipe.image_size, flip=True, crop_scale=crop_scale)
     if source == "pets":
-        from segedu.data import OxfordPets
+        from segedu.data import OxfordPets  # heavy: torchvision's datasets, which only photos need
 
         root = config.data_dir() if root is None else root
         augmented = OxfordPets(root, "trainval", size=recipe.image_size, transform=augment)

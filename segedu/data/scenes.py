@@ -24,7 +24,7 @@ from segedu.data.tracks import SIZE_BUCKETS, TrackSpec, check_track, palette, tr
 
 SPLITS = ("train", "val", "test")
 DEFAULT_LENGTH = {"train": 1024, "val": 256, "test": 256}
-"""Scenes per split when ``length`` is not given (the recipes of :mod:`segedu.course.recipes` always give it)."""
+"""Scenes per split when ``length`` is not given (the recipes of :mod:`segedu.experiments` always give it)."""
 
 MIN_SIDE = 32
 

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from segedu import config
+from segedu.experiments.tracks import FEW_SEEDS, SEEDS, TRACKS
 from segedu.leaderboard import benchmark, records, report, reproduce
 
 
@@ -63,7 +64,7 @@ def parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one seed, one pair of runs per claim")
     parser.add_argument("--seeds", type=_at_least(1), default=None,
-                        help=f"number of seeds 0, 1, ... (default {benchmark.SEEDS}; quick: 1)")
+                        help=f"number of seeds 0, 1, ... (default {SEEDS}; quick: 1)")
     parser.add_argument("--seed", type=_at_least(0), action="append",
                         help="run this seed only (repeatable), e.g. one process per seed")
     parser.add_argument("--only", action="append", help="run only jobs matching RUN or RUN/TRACK patterns")
@@ -133,7 +134,7 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 def is_full_run(args: argparse.Namespace) -> bool:
     """Every job of every seed the claims need, in learner mode: the only run that writes ``results/``."""
-    partial = args.quick or args.only or args.seed or (args.seeds is not None and args.seeds < benchmark.SEEDS)
+    partial = args.quick or args.only or args.seed or (args.seeds is not None and args.seeds < SEEDS)
     return not partial and not config.is_fast()
 
 
@@ -178,16 +179,16 @@ def main(argv: list[str] | None = None) -> int:
 def train(args: argparse.Namespace) -> int:
     """Plan, train and report the jobs the arguments ask for (see the module docstring)."""
     out = output_folder(args)
-    seeds = args.seed or list(range(args.seeds or (1 if args.quick else benchmark.SEEDS)))
+    seeds = args.seed or list(range(args.seeds or (1 if args.quick else SEEDS)))
     jobs = benchmark.plan_jobs(seeds, args.quick, args.only)
     if not jobs:
         runs = sorted({job.key for job in benchmark.plan_jobs(seeds, args.quick)})
         print(f"no job matches --only {' '.join(args.only or [])} for seeds {seeds}; the jobs are: {', '.join(runs)}",
               file=sys.stderr)
-        if any(seed >= benchmark.FEW_SEEDS for seed in seeds):
-            print(f"(rows that no claim compares train on seeds 0 to {benchmark.FEW_SEEDS - 1} only: "
-                  + "; ".join(f"{', '.join(names)} on {track}" for track, names in benchmark.FEW_SEED_RUNS.items())
-                  + ")", file=sys.stderr)
+        if any(seed >= FEW_SEEDS for seed in seeds):
+            print(f"(rows that no claim compares train on seeds 0 to {FEW_SEEDS - 1} only: "
+                  + "; ".join(f"{', '.join(track.few_seed_runs)} on {name}" for name, track in TRACKS.items()
+                              if track.few_seed_runs) + ")", file=sys.stderr)
         return 2
     if args.processes * args.threads > (os.cpu_count() or 1):
         print(f"note: {args.processes} process(es) x {args.threads} thread(s) is more than this machine's "

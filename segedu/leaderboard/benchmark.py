@@ -1,10 +1,11 @@
 """The benchmark: train every run of every track with its recipe, on several seeds, and record each.
 
-:func:`train_and_score` is one job (one run, one track, one seed): draw the track's scenes, build
-the model, train it with the recipe, score it on the test scenes, measure its costs, return its
-record. :func:`plan_jobs` lists the jobs; :func:`run_jobs` runs them, in one process or several,
-adding each record to a records file as soon as it is made. ``python -m segedu.leaderboard``
-is the command line.
+What to train is the table of :mod:`segedu.experiments.tracks` (each track's recipe, runs and
+seeds). :func:`train_and_score` is one job (one run, one track, one seed): load the track's
+scenes, build the model, train it with the recipe, score it on the test scenes, measure its
+costs, return its record. :func:`plan_jobs` lists the jobs; :func:`run_jobs` runs them, in one
+process or several, adding each record to a records file as soon as it is made.
+``python -m segedu.leaderboard`` is the command line.
 """
 
 from __future__ import annotations
@@ -23,26 +24,12 @@ from pathlib import Path
 import torch
 
 from segedu import config
-from segedu.course import recipes
+from segedu.experiments.runs import build_run, model_spec
+from segedu.experiments.tracks import FEW_SEEDS, TRACKS, datasets, recipe
 from segedu.leaderboard import records as records_module
-
-SEEDS = 5
-"""Seeds of the full benchmark: every claim must hold in each of them."""
-
-FEW_SEEDS = 3
-"""Seeds of the rows in :data:`FEW_SEED_RUNS`: the first three of the benchmark's."""
-
-FEW_SEED_RUNS: dict[str, tuple[str, ...]] = {
-    "context": ("pspnet_max", "pspnet_nodr"),
-    "mixed": ("encdec", "fcn8s", "pspnet", "unet_ppm", "unet_context_noaux", "unet_aux", "deeplabv3plus"),
-}
-"""Rows that no claim compares, trained on :data:`FEW_SEEDS` seeds only.
-
-Three seeds show their spread in the tables and notebooks 05, 08 and 09; the mixed-track U-Net
-variants cost 3 to 4 minutes each, and training them in every seed would take the full
-benchmark past 2 hours on two CPU cores. Every run that a claim compares trains on every seed
-(a test checks it).
-"""
+from segedu.leaderboard.speed import latency_ms
+from segedu.receptive import receptive_field
+from segedu.train import evaluate, fit
 
 
 class Interrupted(Exception):
@@ -67,11 +54,7 @@ def train_and_score(run: str, track: str, seed: int = 0, *, labelled: int | None
     run that takes longer (its record is then marked ``completed: False`` and never counts).
     Raises :class:`Interrupted` if training is interrupted (Ctrl-C).
     """
-    from segedu.data import SyntheticScenes
-    from segedu.receptive import receptive_field
-    from segedu.train import evaluate, fit
-
-    plan = recipes.recipe(track, **recipe_overrides)
+    plan = recipe(track, **recipe_overrides)
     if labelled is not None:
         if labelled < 1:
             raise ValueError(f"labelled must be a positive number of scenes, got {labelled}")
@@ -79,20 +62,16 @@ def train_and_score(run: str, track: str, seed: int = 0, *, labelled: int | None
         epochs = max(1, plan.epochs * plan.steps_per_epoch // -(-labelled // plan.batch_size))
         plan = dataclasses.replace(plan, train_scenes=labelled, epochs=epochs)
     size = plan.image_size
-    train = SyntheticScenes("train", track, size=size, length=plan.train_scenes, seed=seed)
-    val = SyntheticScenes("val", track, size=size, length=plan.val_scenes)
-    test = SyntheticScenes("test", track, size=size, length=plan.test_scenes)
+    train, val, test = datasets(track, seed, plan)
     config.seed_everything(seed)
-    model = recipes.build_run(run, train.num_classes, track)
-    val_every = max(1, plan.epochs // recipes.recipe(track, **recipe_overrides).epochs)
+    model = build_run(run, train.num_classes, track)
+    val_every = max(1, plan.epochs // recipe(track, **recipe_overrides).epochs)
     history = fit(model, train, val, seed=seed, progress=progress, device="cpu", max_seconds=max_seconds,
                   val_every=val_every, **plan.fit_kwargs())
     if history.interrupted:
         raise Interrupted(f"{run}/{track} seed {seed} was interrupted after {history.steps} of "
                           f"{history.planned_steps} steps")
-    name, options = recipes.model_spec(run, track)
-    from segedu.leaderboard.speed import latency_ms
-
+    name, options = model_spec(run, track)
     return records_module.make_record(
         run=run, track=track, seed=seed, labelled=labelled, model=model, history=history,
         scores=evaluate(model, test), recipe=plan, model_name=name, options=options,
@@ -116,29 +95,22 @@ class Job:
         return f"{self.run}/{self.track}{suffix}"
 
 
-QUICK_RUNS: dict[str, tuple[str, ...]] = {
-    "shapes": ("plain", "encdec"),
-    "thin": ("encdec", "fcn8s"),
-    "context": ("pspnet_noppm", "pspnet"),
-}
-"""The runs of ``--quick``: one pair per claim, one seed (about 10 minutes on two CPU cores)."""
-
-
 def plan_jobs(seeds, quick: bool = False, only: list[str] | None = None) -> list[Job]:
-    """All benchmark jobs, seed-major (so partial results cover every track).
+    """All benchmark jobs of the tracks' table, seed-major (so partial results cover every track).
 
-    ``seeds``: a list of seeds; the runs of :data:`FEW_SEED_RUNS` only for seeds below
-    :data:`FEW_SEEDS`. ``quick``: only :data:`QUICK_RUNS` and the pretraining pair at 64
-    labelled scenes. ``only``: shell-style patterns matched against ``run`` or ``run/track``.
+    ``seeds``: a list of seeds; a track's ``few_seed_runs`` only for seeds below
+    :data:`~segedu.experiments.tracks.FEW_SEEDS`. Within a seed: every track's runs, then the runs
+    with a labelled limit. ``quick``: only the tracks' ``quick_runs`` and ``quick_labelled``.
+    ``only``: shell-style patterns matched against ``run`` or ``run/track``.
     """
     jobs = []
     for seed in seeds:
-        for track, runs in (QUICK_RUNS if quick else recipes.TRACK_RUNS).items():
-            jobs += [Job(run, track, seed) for run in runs
-                     if seed < FEW_SEEDS or run not in FEW_SEED_RUNS.get(track, ())]
-        for labelled in recipes.PRETRAIN_LABELLED if not quick else (64,):
-            for kind in ("pretrained", "scratch"):
-                jobs.append(Job(f"{recipes.PRETRAIN_MODEL}_{kind}", recipes.PRETRAIN_TRACK, seed, labelled))
+        for name, track in TRACKS.items():
+            runs = track.quick_runs if quick else track.runs
+            jobs += [Job(run, name, seed) for run in runs if seed < FEW_SEEDS or run not in track.few_seed_runs]
+        for name, track in TRACKS.items():
+            for labelled in track.quick_labelled if quick else track.labelled:
+                jobs += [Job(run, name, seed, labelled) for run in track.labelled_runs]
     if only:
         jobs = [job for job in jobs if any(fnmatch.fnmatchcase(job.key, pattern)
                                            or fnmatch.fnmatchcase(job.run, pattern) for pattern in only)]

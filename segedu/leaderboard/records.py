@@ -31,7 +31,7 @@ FORMAT = "segedu-records"
 VERSION = 2
 
 FIELDS = {
-    "run": "what was trained: a run name of segedu.course.recipes.RUNS (e.g. 'fcn8s', 'pspnet_b1')",
+    "run": "what was trained: a run name of segedu.experiments.runs.RUNS (e.g. 'fcn8s', 'pspnet_b1')",
     "track": "the synthetic track (or 'pets')",
     "seed": "seeds the training scenes, the initial weights and the batch order",
     "labelled": "number of labelled training scenes when limited (the pretraining comparison), else None",
@@ -91,7 +91,7 @@ def make_record(*, run: str, track: str, seed: int, model, history, scores, reci
 
     ``model``: the trained ``nn.Module`` (its parameters are counted); ``history``: what
     :func:`segedu.train.fit` returned; ``scores``: :func:`segedu.train.evaluate` on the test scenes;
-    ``recipe``: the :class:`~segedu.course.recipes.Recipe` it was trained with (with ``epochs``
+    ``recipe``: the :class:`~segedu.experiments.recipes.Recipe` it was trained with (with ``epochs``
     and ``batch_size`` as actually used).
     """
     record = {
@@ -121,11 +121,6 @@ def describe_key(record: dict) -> str:
     """``"fcn8s/thin seed 0"`` (with ``@64`` for a labelled limit)."""
     labelled = f"@{record.get('labelled')}" if record.get("labelled") else ""
     return f"{record.get('run')}/{record.get('track')}{labelled} seed {record.get('seed')}"
-
-
-def counted(records: list[dict]) -> list[dict]:
-    """The records that count as results: those whose training ran every step of its recipe."""
-    return [record for record in records if record.get("completed")]
 
 
 def check_records(records, where: str) -> list[dict]:
@@ -236,7 +231,8 @@ def runs_path() -> Path:
 
 def record_run(*, run: str, track: str, model, history, scores, recipe, notebook: str, seed: int = 0,
                options: dict | None = None, path=None) -> dict:
-    """Keep the record of a model a notebook trained (in :func:`runs_path`) and return it.
+    """Keep the record of a model a notebook trained (in :func:`runs_path`) and return it; say so when the
+    model is undertrained (its training stopped before the end of its recipe).
 
     Notebook 08 shows these runs next to the benchmark's. The arguments are those of
     :func:`make_record`; ``notebook`` names the notebook (e.g. ``"01"``).
@@ -249,6 +245,10 @@ def record_run(*, run: str, track: str, model, history, scores, recipe, notebook
     path = Path(path) if path is not None else runs_path()
     _set_aside_if_unreadable(path)
     add_records(path, [record])
+    if not record["completed"]:
+        print(f"NOTE: {run} on {track} stopped after {record['steps_done']} of {record['steps']} steps "
+              f"({record['stopped_by']}): it is undertrained, its scores are not the lesson's, and its record "
+              f"never counts. Run the training cell again to train it fully.")
     return record
 
 

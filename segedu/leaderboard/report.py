@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import html
 import io
+import json
+import os
 import statistics
+from pathlib import Path
 
-from segedu.leaderboard.claims import Claim
-from segedu.leaderboard.records import counted, describe_key
+from segedu import files
+from segedu.experiments.results import counted, medians
+from segedu.leaderboard.records import check_records, describe_key, load_runs, records_document
+from segedu.leaderboard.verdicts import Verdict, check_claims
 
 COSTS = {
     "latency_ms": "CPU latency per image (ms)",
@@ -27,39 +32,11 @@ COSTS = {
 MARKERS = "osD^vP*Xhp<>"
 
 
-def _median(values):
-    values = [value for value in values if value is not None]
-    return statistics.median(values) if values else None
-
-
-def medians(records: list[dict]) -> dict[tuple[str, str, int | None], dict]:
-    """Median of each score and cost over seeds, per ``(run, track, labelled)``, of the counted records."""
-    groups: dict[tuple, list[dict]] = {}
-    for record in counted(records):
-        groups.setdefault((record["run"], record["track"], record.get("labelled")), []).append(record)
-    table = {}
-    for key, group in groups.items():
-        table[key] = {
-            "seeds": len(group),
-            "miou": _median(r["miou"] for r in group),
-            "boundary": _median(r.get("boundary") for r in group),
-            **{bucket: _median((r.get("size_iou") or {}).get(bucket) for r in group)
-               for bucket in ("small", "medium", "large")},
-            "params": group[0].get("params"),
-            "train_seconds": _median(r.get("train_seconds") for r in group),
-            "latency_ms": _median(r.get("latency_ms") for r in group),
-            "receptive_field": group[0].get("receptive_field"),
-            "image_size": group[0].get("image_size"),
-            "steps": group[0].get("steps"),
-        }
-    return table
-
-
 def _fmt(value, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def claims_markdown(claims: list[Claim]) -> str:
+def claims_markdown(claims: list[Verdict]) -> str:
     """The claims as a Markdown table: claim, holds in every seed, smallest per-seed value, every seed."""
     if not claims:
         return "*These records decide none of the course's claims (the runs they compare are missing).*"
@@ -71,7 +48,7 @@ def claims_markdown(claims: list[Claim]) -> str:
     return "\n".join(lines)
 
 
-def render_markdown(records: list[dict], claims: list[Claim], note: str = "") -> str:
+def render_markdown(records: list[dict], claims: list[Verdict], note: str = "") -> str:
     """The leaderboard as Markdown: one table per track (medians over seeds), the claims, and the
     records that do not count (stopped before the end of their recipe). ``note`` goes under the title."""
     table = medians(records)
@@ -110,7 +87,7 @@ def render_markdown(records: list[dict], claims: list[Claim], note: str = "") ->
 
 def plot_leaderboard(records: list[dict]):
     """Bar chart of mIoU per track and run (median over seeds, a dot per seed); returns the Figure."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # matplotlib: heavy, and only the pictures need it
 
     kept = counted(records)
     tracks = list(dict.fromkeys(r["track"] for r in kept))
@@ -178,9 +155,9 @@ def markdown_table(rows: list[dict]) -> str:
 def plot_cost(records: list[dict], x: str = "latency_ms", title: str | None = None):
     """Median mIoU against a cost (``x``: a key of :data:`COSTS`), one panel per track, one marker
     per run (runs with a ``labelled`` limit are left out). Returns the matplotlib Figure."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # matplotlib: heavy, pictures only
 
-    from segedu.viz import new_figure
+    from segedu.viz import new_figure  # imports matplotlib: heavy, pictures only
 
     if x not in COSTS:
         raise ValueError(f"x must be one of {tuple(COSTS)}, got {x!r}")
@@ -304,8 +281,6 @@ def my_runs(runs=None, track: str | None = None, path=None) -> RunTable:
 
     ``runs``: only these run names, in this order; ``track``: only this track.
     """
-    from segedu.leaderboard.records import load_runs
-
     records = [r for r in load_runs(path) if track is None or r.get("track") == track]
     latest = {}
     for record in sorted(records, key=lambda r: r.get("date") or ""):
@@ -330,14 +305,6 @@ def write_leaderboard(records: list[dict], folder, note: str = "") -> str:
     files and renamed over the old ones, so that an error never leaves a new ``.json`` beside an old
     ``.md``. Returns the Markdown.
     """
-    import json
-    import os
-    from pathlib import Path
-
-    from segedu import files
-    from segedu.leaderboard.claims import check_claims
-    from segedu.leaderboard.records import check_records, records_document
-
     folder = Path(folder)
     check_records(records, "the leaderboard's records")
     markdown = render_markdown(records, check_claims(records), note)

@@ -26,8 +26,11 @@ import time
 from collections.abc import Callable, Iterable
 
 import torch
-from torch.utils.benchmark import Timer
 from torch.utils.data import DataLoader, Subset
+
+from segedu import models
+from segedu.data import CACHE, TRACKS, SyntheticScenes
+from segedu.train import fit
 
 
 def machine_line() -> str:
@@ -42,6 +45,10 @@ def latency_ms(model: torch.nn.Module, image_size: int, batch_size: int = 1) -> 
 
     Eval mode, ``torch.inference_mode``; the model's train/eval mode is restored afterwards.
     """
+    # Only a timing needs torch.utils.benchmark, and it is heavy: it loads torch's C++ extension tools, which on
+    # some machines warn about CUDA; importing it here spares every notebook and job that imports this module.
+    from torch.utils.benchmark import Timer  # heavy
+
     was_training = model.training
     model = model.to("cpu").eval()
     x = torch.rand(batch_size, 3, image_size, image_size)
@@ -58,8 +65,6 @@ def latency_ms(model: torch.nn.Module, image_size: int, batch_size: int = 1) -> 
 def training_speed(model: torch.nn.Module, data, batch_size: int, steps: int, warmup: int = 2) -> float:
     """Images per second of :func:`segedu.train.fit` over ``steps`` steps of ``batch_size`` (after
     ``warmup`` steps that pay the first-call costs). The model is trained: use a fresh one."""
-    from segedu.train import fit
-
     settings = {"epochs": 1, "batch_size": batch_size, "lr": 1e-3, "progress": False, "device": "cpu",
                 "schedule": None}
     fit(model, Subset(data, range(batch_size * warmup)), **settings)
@@ -73,8 +78,6 @@ def data_speed(track: str, size: int, length: int, batch_size: int = 64) -> tupl
 
     The first epoch includes drawing and rendering the scenes; the second is served from the cache.
     """
-    from segedu.data import CACHE, SyntheticScenes
-
     CACHE.clear()
     dataset = SyntheticScenes("train", track, size, length=length, seed=12345)
     rates = []
@@ -102,9 +105,6 @@ def response_seconds(change: Callable[[object], None], values: Iterable) -> floa
 
 
 def _training(args) -> None:
-    from segedu import models
-    from segedu.data import SyntheticScenes
-
     data = SyntheticScenes("train", args.track, size=args.size, length=args.batch_size * max(args.steps, 2))
     data.batch(range(len(data)))  # render the scenes once, outside every timing
     print(f"{args.size} x {args.size} '{args.track}' scenes, batch {args.batch_size}, {args.steps} timed steps")
@@ -117,8 +117,6 @@ def _training(args) -> None:
 
 
 def _latency(args) -> None:
-    from segedu import models
-
     print(f"{args.size} x {args.size} images, median of repeated forward passes (torch.utils.benchmark)")
     print(f"{'model':<14} {'batch 1 ms':>11} {'batch 32 ms':>12}")
     for name in args.models:
@@ -129,8 +127,6 @@ def _latency(args) -> None:
 
 
 def _data(args) -> None:
-    from segedu.data import SyntheticScenes
-
     for track in args.tracks:  # the per-process tables (noise bank, blotches, bands), outside the timings
         SyntheticScenes("train", track, args.sizes[0], length=1, seed=54321)[0]
     print(f"{'track':<8} {'size':>5} {'scenes':>7} {'first epoch/s':>14} {'second (shuffled)/s':>20}")
@@ -146,8 +142,7 @@ WIDGET_LIMIT = 0.5  # seconds a learner may wait after moving a control (64 px s
 
 def _widget_cases(size: int):
     """``(explorer, control, build() -> explorer, change(explorer, value), values)`` for every explorer."""
-    from segedu import models, widgets
-    from segedu.data import SyntheticScenes
+    from segedu import widgets  # ipywidgets and matplotlib: heavy, and only this command needs them
 
     shapes = SyntheticScenes("test", "shapes", size=size, length=1)
     context = SyntheticScenes("test", "context", size=size, length=6)
@@ -205,9 +200,6 @@ def _widgets(args) -> None:
 
 
 def main(argv=None) -> None:
-    from segedu import models
-    from segedu.data import TRACKS
-
     parser = argparse.ArgumentParser(prog="python -m segedu.leaderboard.speed", description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     commands = parser.add_subparsers(dest="command", required=True)

@@ -20,15 +20,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from segedu.course.checks import CheckResult, failed, not_done, passed
+from segedu.data import SyntheticScenes
 from segedu.metrics import IGNORE_INDEX
+from segedu.models import FCN
 
 FUSION_KEYS = ("score32", "up32to16", "score16", "fused16", "logits")
 """The tensors of the FCN-16s fusion whose (height, width) the shapes exercise asks for."""
 
 
 def _fcn16s(num_classes: int, seed: int = 0):
-    from segedu.models import FCN
-
     torch.manual_seed(seed)
     model = FCN(num_classes, variant="16s").eval()
     with torch.no_grad():  # the score16 layer starts at zero; give it weights so that the skip matters
@@ -188,8 +188,6 @@ def cell_oracle_iou_measured(masks: torch.Tensor, class_index: int, stride: int)
 
 def _oracle_masks() -> torch.Tensor:
     """Thin-track masks (64 px, the same in every mode) with a band of ignored pixels, as 255 borders would be."""
-    from segedu.data import SyntheticScenes
-
     masks = SyntheticScenes("test", "thin", size=64, length=8).batch(range(8))["mask"]
     masks[:, 20:24] = IGNORE_INDEX
     return masks

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from segedu.course.checks import CheckResult, failed, not_done, passed
+from segedu.experiments.runs import RUNS
+from segedu.models import PyramidPoolingModule, count_parameters
 
 BINS = (1, 2, 3, 6)
 
@@ -33,9 +35,6 @@ def variant_sizes(channels: int = 64) -> dict[str, tuple[int, int]]:
     """``{run: (channels the head reads, parameters of the pyramid pooling module)}`` for a backbone whose last
     feature map has ``channels`` channels, measured on :class:`~segedu.models.PyramidPoolingModule` built with
     each run's options (no module at all for ``pspnet_noppm``)."""
-    from segedu.course.recipes import RUNS
-    from segedu.models import PyramidPoolingModule, count_parameters
-
     sizes = {}
     for run in VARIANTS:
         options = dict(RUNS[run][1])
@@ -49,8 +48,6 @@ def variant_sizes(channels: int = 64) -> dict[str, tuple[int, int]]:
 
 def _variant_mistakes(run: str, channels: int) -> dict[tuple[int, int], tuple[str, str]]:
     """What typical wrong answers give for ``run``: ``{(channels, parameters): (mistake, hint)}``."""
-    from segedu.course.recipes import RUNS
-
     options = RUNS[run][1]
     bins = options.get("bins", (1, 2, 3, 6))
     if options.get("ppm", True) is False:

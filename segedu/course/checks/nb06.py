@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from segedu.course.checks import CheckResult, failed, not_done, passed
+from segedu.models import build
 
 NOT_DONE = "not done yet: replace the ... with your answer"
 BACKGROUND = "background"
@@ -80,8 +81,6 @@ def check_memory_tracks(answer, pretrained_on, classes_by_track: dict[str, tuple
 
 
 def _fresh_model(num_classes: int = 3) -> nn.Module:
-    from segedu.models import build
-
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(12345)  # the same random start every time, without disturbing the notebook's seed
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from segedu.course.checks import CheckResult, expect_tensor, failed, passed
+from segedu.metrics import ConfusionMatrix
 
 IGNORE = 255
 
@@ -89,8 +90,6 @@ def background_baseline(masks: torch.Tensor, num_classes: int) -> tuple[float, f
     Pixels labelled 255 count in neither score; the mIoU averages the IoU of the classes present in the
     truth or the prediction (as :class:`segedu.metrics.ConfusionMatrix` does).
     """
-    from segedu.metrics import ConfusionMatrix
-
     confusion = ConfusionMatrix(num_classes).update(torch.zeros_like(masks, dtype=torch.long), masks.long())
     return confusion.pixel_accuracy(), confusion.miou()
 

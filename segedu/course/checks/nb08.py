@@ -1,7 +1,7 @@
 """Checkers for notebook 08 (leaderboard): value for money, a margin in every seed, the Pareto front.
 
 Every checker reads the same records as the notebook (a list of record dicts, see
-:mod:`segedu.leaderboard.records`) and compares runs on one track, medians over the seeds whose
+:mod:`segedu.experiments.results`) and compares runs on one track, medians over the seeds whose
 training ran every step (``completed``): a record stopped early never counts.
 
 * :func:`check_best_per_ms`: the row of the table with the most median mIoU per millisecond of median latency
@@ -15,6 +15,7 @@ from __future__ import annotations
 import statistics
 
 from segedu.course.checks import CheckResult, failed, not_done, passed
+from segedu.experiments.results import by_seed, counted, medians
 
 TIE = 1e-9
 """Two values closer than this are equal (ties are all accepted)."""
@@ -23,11 +24,9 @@ TIE = 1e-9
 def track_table(records: list[dict], track: str) -> dict[str, dict]:
     """``{run: medians}`` of the runs on ``track`` trained on all its scenes, from the counted records.
 
-    The medians are :func:`segedu.leaderboard.medians`' (``miou``, ``latency_ms``, ``seeds``, ...);
+    The medians are :func:`segedu.experiments.results.medians`' (``miou``, ``latency_ms``, ``seeds``, ...);
     runs with a ``labelled`` limit and records stopped early are left out.
     """
-    from segedu.leaderboard.report import medians
-
     return {run: row for (run, t, labelled), row in medians(records).items() if t == track and not labelled}
 
 
@@ -65,8 +64,6 @@ def row_name(run: str, labelled: int | None) -> str:
 def value_rows(records: list[dict], track: str) -> dict[str, dict]:
     """``{row name: medians}`` of every row of ``track`` in the leaderboard table that has an mIoU and a latency,
     runs with a ``labelled`` limit included (they are models too, scored on the same test scenes)."""
-    from segedu.leaderboard.report import medians
-
     return {row_name(run, labelled): {**row, "run": run, "labelled": labelled}
             for (run, t, labelled), row in medians(records).items()
             if t == track and row["miou"] is not None and row["latency_ms"]}
@@ -132,8 +129,6 @@ def _best_of(rows: dict[str, dict], all_scenes: bool) -> str | None:
 
 
 def _mean_ratio_winner(records: list[dict], track: str) -> str | None:
-    from segedu.leaderboard.records import counted
-
     groups: dict[str, list[dict]] = {}
     for record in counted(records):
         if record["track"] == track and record.get("latency_ms"):
@@ -149,8 +144,6 @@ def _mean_ratio_winner(records: list[dict], track: str) -> str | None:
 
 
 def _scores_by_seed(records: list[dict], run: str, track: str) -> dict[int, float]:
-    from segedu.leaderboard.claims import by_seed
-
     return {seed: record["miou"] for seed, record in by_seed(records, run, track).items()}
 
 
