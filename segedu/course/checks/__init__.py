@@ -172,8 +172,11 @@ def whole_number(value, name: str, *, floats: bool = True, minimum: int | None =
     return whole, None
 
 
-def as_sequence(values, name: str, example: str) -> tuple[list | None, CheckResult | None]:
-    """``(list, None)`` for a tuple, list, 1-d numpy array or 1-d tensor, else ``(None, a failing result)``."""
+def as_sequence(values, name: str, example: str, sets: bool = False) -> tuple[list | None, CheckResult | None]:
+    """``(list, None)`` for a tuple, list, 1-d numpy array or 1-d tensor (or, when ``sets``, a set), else
+    ``(None, a failing result)``."""
+    if sets and isinstance(values, (set, frozenset)):
+        return list(values), None
     if isinstance(values, (torch.Tensor, numpy.ndarray)):
         if values.ndim != 1:
             return None, failed(f"{name} should be a flat sequence such as {example}, got an array of shape "
@@ -184,10 +187,11 @@ def as_sequence(values, name: str, example: str) -> tuple[list | None, CheckResu
     return list(values), None
 
 
-def whole_numbers(values, name: str, example: str, *, floats: bool = True) -> tuple[tuple[int, ...] | None, CheckResult | None]:
+def whole_numbers(values, name: str, example: str, *, floats: bool = True,
+                  sets: bool = False) -> tuple[tuple[int, ...] | None, CheckResult | None]:
     """``(tuple of ints, None)`` for a sequence (see :func:`as_sequence`) of whole numbers (see
     :func:`whole_number`), else ``(None, a failing result that quotes the answer and names the bad entry)``."""
-    items, problem = as_sequence(values, name, example)
+    items, problem = as_sequence(values, name, example, sets)
     if problem is not None:
         return None, problem
     wholes = []
