@@ -128,6 +128,15 @@ def expect_float32_layer(layer: torch.nn.Module, name: str) -> CheckResult | Non
     return None
 
 
+def _one(value):
+    """A tensor or array with one element as a 0-d one (``tensor([0.5])`` -> ``tensor(0.5)``); anything else as it is."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.reshape(())
+    if isinstance(value, numpy.ndarray) and value.size == 1:
+        return value.reshape(())
+    return value
+
+
 def _plain(value):
     """A 0-d tensor or array, or a numpy scalar, as the Python number it holds; anything else as it is."""
     if isinstance(value, (torch.Tensor, numpy.ndarray)) and value.ndim == 0:
@@ -214,7 +223,7 @@ def real_number(value, name: str, nan_hint: str = "print the numerator and the d
         if count != 1:
             return None, failed(f"{name} should be one number, got a {type(value).__name__} of shape "
                                 f"{tuple(value.shape)}", "reduce it to one number (and .item() it)")
-        value = value.reshape(())
+        value = _one(value)
     number = _plain(value)
     if isinstance(number, str):
         return None, failed(f"{name} should be a number, got the string {describe(number)}",
@@ -239,6 +248,7 @@ decimals: the course's tables print three."""
 def decimals_of(value) -> int:
     """How many decimals ``value`` is written with: ``0.178`` -> 3, ``20`` -> 0; a computed float such as
     ``0.17796000000000002`` -> 17. A float32 (tensor or numpy) counts the decimals of its own shortest form."""
+    value = _one(value)
     number = _plain(value)
     if isinstance(number, numbers.Integral):
         return 0
@@ -252,7 +262,7 @@ def rounds_to(value, truth: float, tolerance: float = 1e-6) -> bool:
     """True when the number ``value`` is ``truth`` written with the decimals it has: a computed number (seven or
     more decimals) within ``tolerance``, a number written by hand within half a unit of its last decimal
     (``0.178`` for 0.17796; not ``0.177``). See :data:`DECIMALS` for how many decimals a checker asks for."""
-    number = float(_plain(value))
+    number = float(_plain(_one(value)))
     given = decimals_of(value)
     if abs(number - truth) <= 1e-12 or (given >= 7 and abs(number - truth) <= tolerance):
         return True
