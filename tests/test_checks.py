@@ -53,6 +53,7 @@ def test_an_answer_is_not_done_while_it_is_none_or_still_holds_the_ellipsis():
     assert not not_done(0) and not not_done((..., 1))
     assert not_done((..., 1), (tuple, list)) and not_done([2, ...], (tuple, list))
     assert not not_done((1, 2), (tuple, list)) and not not_done({...}, (tuple, list))
+    assert not not_done([np.array([1, 2]), torch.tensor([3, 4])], (list,))  # no elementwise == with the ...
 
 
 def test_a_scalar_is_expected_as_a_single_number_not_a_blank():

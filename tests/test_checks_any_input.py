@@ -245,6 +245,7 @@ def junk_values() -> dict[str, object]:
         "None": None, "inf": math.inf, "-inf": -math.inf, "nan": math.nan, "zero": 0, "a negative number": -3,
         "a huge number": 10**12, "a non-integral float": 2.5, "True": True, "a string": "abc",
         "a number in a string": "33", "an empty list": [], "a list of junk": [None, "abc", math.nan],
+        "a list of arrays": [np.array([1, 2]), torch.tensor([1, 2])],
         "a dict": {"abc": 2.5}, "a set": {2.5}, "a float64 tensor": torch.rand(2, 3, dtype=torch.float64),
         "an int tensor": torch.arange(6).view(2, 3), "a nan tensor": torch.tensor(math.nan),
         "an empty tensor": torch.empty(0), "a numpy array": np.array([[1.5, -2.5]]),

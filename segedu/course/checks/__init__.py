@@ -49,7 +49,8 @@ class CheckResult:
 def not_done(value, containers: tuple[type, ...] = ()) -> bool:
     """True for an answer the learner has not filled in yet: ``None``, ``...``, or a value of one of the
     ``containers`` types (e.g. ``(tuple, list)``) that still holds a ``...``."""
-    return value is None or value is Ellipsis or (isinstance(value, containers) and Ellipsis in value)
+    return value is None or value is Ellipsis or (isinstance(value, containers)
+                                                  and any(item is Ellipsis for item in value))
 
 
 def passed(message: str) -> CheckResult:
