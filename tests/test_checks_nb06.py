@@ -172,3 +172,16 @@ def test_names_may_come_as_a_numpy_array_but_not_as_a_tensor(frozen, checkpoint)
     assert nb06.check_frozen_changes(np.array(expected), frozen, checkpoint)
     assert "list or set" in nb06.check_memory_tracks(torch.tensor(3), PRETRAINED_ON, CLASSES).message
     assert "got None" in nb06.check_memory_tracks(["thin", None], PRETRAINED_ON, CLASSES).message
+
+
+def test_a_state_dict_of_another_network_is_named_before_loading(checkpoint):
+    def into_backbone(model, state_dict):
+        return model.backbone.load_state_dict(state_dict)
+
+    name = next(iter(checkpoint))
+    other_shape = nb06.check_backbone_loading(into_backbone, {**checkpoint, name: torch.zeros(2, 3)})
+    assert not other_shape and f"{name} has shape (2, 3)" in other_shape.message and "Error" not in other_shape.message
+    whole_model = build("fcn8s", 3).state_dict()
+    assert "is not a name of it" in nb06.check_backbone_loading(into_backbone, whole_model).message
+    fewer = {key: value for key, value in checkpoint.items() if key != name}
+    assert f"{name} is missing" in nb06.check_backbone_loading(into_backbone, fewer).message

@@ -199,3 +199,22 @@ def test_the_leaderboard_checkers_check_their_records_and_names(close_margin):
     assert "is nan" in nb08.check_smallest_margin(float("nan"), close_margin, "t", "a", "b").message
     assert "list or set" in nb08.check_pareto_front(torch.tensor(3.0), close_margin, "t").message
     assert nb08.check_pareto_front(np.array(["a"]), close_margin, "t")
+
+
+def test_a_run_with_an_miou_of_zero_is_compared_like_any_other():
+    """A model that gets nothing right has mIoU 0: its milliseconds per mIoU are infinite, not a ZeroDivisionError."""
+    board = [record("zero", "t", 0, 0.0, 1.0), record("best", "t", 0, 0.9, 2.0), record("mid", "t", 0, 0.3, 3.0),
+             record("fast", "t", 0, 0.1, 0.5)]
+    assert nb08.best_per_ms(board, "t") == {"best"}
+    result = nb08.check_best_per_ms("zero", board, "t")
+    assert not result and "latency / mIoU" in result.message
+
+
+def test_records_whose_completed_or_miou_cannot_be_read_are_named():
+    board = [record("a", "t", 0, 0.5, 1.0), record("b", "t", 0, 0.4, 1.0)]
+    flag = [board[0], {**board[1], "completed": np.array([True, False])}]
+    assert "completed=array([ True, False]), not True or False" in nb08.check_pareto_front(["a"], flag, "t").message
+    unscored = [board[0], {**board[1], "miou": None}]
+    assert "mIoU None, not a score" in nb08.check_smallest_margin(0.1, unscored, "t", "a", "b").message
+    stopped = [board[0], {**board[1], "miou": None, "completed": False}]  # a stopped record may lack a score
+    assert "no seed has a completed record" in nb08.check_smallest_margin(0.1, stopped, "t", "a", "b").message

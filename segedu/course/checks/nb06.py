@@ -142,6 +142,14 @@ def check_backbone_loading(function, state_dict: dict) -> CheckResult:
     if problem is not None:
         return problem
     model = _fresh_model()
+    own = model.backbone.state_dict()
+    unfit = [name for name, tensor in state_dict.items() if name not in own or own[name].shape != tensor.shape]
+    if unfit or len(state_dict) != len(own):
+        name = unfit[0] if unfit else next(name for name in own if name not in state_dict)
+        what = ("is not a name of it" if name not in own else f"has shape {tuple(state_dict[name].shape)}, not "
+                f"{tuple(own[name].shape)}") if unfit else "is missing"
+        return failed(f"state_dict is not a checkpoint of the course's backbone: {name} {what}",
+                      "pass checkpoint_state, the state_dict read from the course's backbone file")
     before = copy.deepcopy(model.state_dict())
     head_names = [name for name in before if not name.startswith("backbone.")]
     try:

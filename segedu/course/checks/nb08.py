@@ -60,8 +60,12 @@ def _arguments_problem(records, **names) -> CheckResult | None:
             f"{about}: its run and track should be names (strings)", RECORDS_HINT)
         if problem is None:
             _, problem = whole_number(record["seed"], f"{about}: its seed")
-        if problem is None and not (_number_or_none(record["miou"]) and 0 <= (record["miou"] or 0) <= 1):
-            problem = failed(f"{about} has mIoU {describe(record['miou'])}, not a score between 0 and 1", RECORDS_HINT)
+        if problem is None and not isinstance(record.get("completed", False), bool):
+            problem = failed(f"{about} has completed={describe(record['completed'])}, not True or False", RECORDS_HINT)
+        miou = record["miou"]
+        if problem is None and not (_number_or_none(miou) and 0 <= (miou or 0) <= 1
+                                    and (miou is not None or not record.get("completed"))):
+            problem = failed(f"{about} has mIoU {describe(miou)}, not a score between 0 and 1", RECORDS_HINT)
         if problem is None and not (_number_or_none(record.get("latency_ms")) and (record.get("latency_ms") or 0) >= 0):
             problem = failed(f"{about} has latency_ms {describe(record.get('latency_ms'))}, not a duration",
                              RECORDS_HINT)
@@ -167,7 +171,7 @@ def check_best_per_ms(answer, records: list[dict], track: str) -> CheckResult:
     if row["latency_ms"] <= min(r["latency_ms"] for r in rows.values()) + TIE:
         return failed(f"{answer} is the fastest on {track}, but not the best mIoU per millisecond",
                       "divide each row's median mIoU by its median latency_ms")
-    if mine[0] == max(rows, key=lambda name: rows[name]["latency_ms"] / rows[name]["miou"]):
+    if mine[0] == max(rows, key=lambda name: _ms_per_miou(rows[name])):
         return failed(f"{answer} has the largest latency / mIoU: the most milliseconds per unit of mIoU, the "
                       "worst value for money", "divide mIoU by latency, not latency by mIoU")
     if rows[winner]["labelled"] and not row["labelled"] and answer == _best_of(rows, all_scenes=True):
@@ -179,6 +183,11 @@ def check_best_per_ms(answer, records: list[dict], track: str) -> CheckResult:
                       "use the medians over seeds (leaderboard.medians), as the table does")
     return failed(f"{answer} is not the row with the highest median mIoU / median latency on {track}",
                   "compute median mIoU / median latency_ms for every row of the track and take the largest")
+
+
+def _ms_per_miou(row: dict) -> float:
+    """Milliseconds per unit of mIoU (the inverted ratio), infinite for a row whose mIoU is 0."""
+    return row["latency_ms"] / row["miou"] if row["miou"] else math.inf
 
 
 def _best_of(rows: dict[str, dict], all_scenes: bool) -> str | None:
