@@ -5,9 +5,10 @@ right answers come from the notebooks themselves: each notebook's solution cells
 the notebook's state (the leaderboard's records, a checkpoint, ...), and every call they make to a checker is
 recorded. Then:
 
-* one shared set of junk answers (:func:`junk`) goes into each argument of each recorded call: every checker must
-  answer within :data:`SECONDS` with a failing :class:`CheckResult` whose message names the problem, without a
-  traceback and without the name of an exception, unless the learner's own function raised it;
+* one shared set of junk answers (:func:`junk`) goes into each argument of each recorded call, and into each entry
+  of each right answer: every checker must answer within :data:`SECONDS` with a failing :class:`CheckResult` whose
+  message names the problem, without a traceback and without the name of an exception, unless the learner's own
+  function raised it;
 * numpy and torch spellings of each right answer must still pass, and the right answer with its numbers made
   fractions (``x + 0.7``) or strings must not;
 * a learner's function that raises on any of its calls, or returns a float64 tensor or layer, or a tensor with an
@@ -319,6 +320,61 @@ def test_any_junk_in_any_argument_gets_a_diagnosis_in_time(name, right_calls):
             result = call(name, (), {**arguments, parameter: value})
             raised = label == "a function that raises" and callable(right) and not isinstance(right, nn.Module)
             assert_diagnosis(result, f"{name} with {label} as {parameter}", learner_raised=raised)
+
+
+def one_entry_junk(value):
+    """``(label, value with one entry replaced by junk)`` for every entry of a dict, tuple or list (nested ones
+    too), and a set with one junk entry more."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            for label, junk_value in junk_values().items():
+                yield f"[{key!r}] = {label}", {**value, key: junk_value}
+            for label, inner in one_entry_junk(item):
+                yield f"[{key!r}]{label}", {**value, key: inner}
+    elif type(value) in (tuple, list):
+        for index, item in enumerate(value):
+            for label, junk_value in junk_values().items():
+                yield f"[{index}] = {label}", type(value)([*value[:index], junk_value, *value[index + 1:]])
+            for label, inner in one_entry_junk(item):
+                yield f"[{index}]{label}", type(value)([*value[:index], inner, *value[index + 1:]])
+    elif type(value) in (set, frozenset):
+        for label, junk_value in junk_values().items():
+            with contextlib.suppress(TypeError):  # unhashable junk cannot be in a set
+                yield f" + {label}", {*value, junk_value}
+
+
+@pytest.mark.parametrize("name", sorted(CHECKERS))
+def test_junk_inside_a_right_answer_gets_a_diagnosis_in_time(name, right_calls):
+    """One entry of the right answer (or of what the right function returns) replaced by junk. Junk that happens to
+    mean the same as the entry (an empty list for an empty set) may pass; anything else must not."""
+    args, kwargs = right_calls[name]
+    count = ANSWER_SLOTS.get(name, 1)
+    for slot in range(count):
+        returns = callable(args[slot]) and not isinstance(args[slot], nn.Module)
+        right = probe(name, right_calls).returned if returns else args[slot]
+        for label, spoiled in one_entry_junk(right):
+            trial = list(args)
+            trial[slot] = (lambda *inner, value=spoiled, **kw: value) if returns else spoiled
+            result = call(name, tuple(trial), kwargs)
+            if result.passed and _same_meaning(spoiled, right):
+                continue
+            assert_diagnosis(result, f"{name} with {label} in its answer")
+
+
+def _same_meaning(spoiled, right) -> bool:
+    """True when junk replaced an entry by an equal one (0 for 0) or an empty list for an empty set."""
+    def plain(value):
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
+        if type(value) in (tuple, list, set, frozenset):
+            return frozenset(map(repr, value)) if type(value) in (set, frozenset) or not value else tuple(
+                plain(item) for item in value)
+        return value
+
+    try:
+        return plain(spoiled) == plain(right)
+    except (TypeError, RuntimeError, ValueError):
+        return False
 
 
 # ------------------------------------------------------------------------------- right answers, spelled otherwise
