@@ -82,13 +82,14 @@ def _measured_fusion_sizes(image_size: tuple[int, int], num_classes: int) -> dic
 
 
 def _image_size(image_size) -> tuple[tuple[int, int] | None, CheckResult | None]:
+    """``((height, width), None)`` for an image size the checker can measure, else ``(None, a failing result)``."""
     sides, problem = whole_numbers(image_size, "image_size", "(96, 96)")
     if problem is None and len(sides) != 2:
         problem = failed(f"image_size should be (height, width), got {describe(image_size)}", "e.g. (96, 96)")
     if problem is None and not all(IMAGE_SIDES[0] <= side <= IMAGE_SIDES[1] for side in sides):
         problem = failed(f"image_size {sides}: each side should be from {IMAGE_SIDES[0]} px (one stride-32 cell) to "
                          f"{IMAGE_SIDES[1]} px", "the exercise's images are 96 x 96")
-    return sides, problem
+    return (None, problem) if problem is not None else (sides, None)
 
 
 def check_fcn16s_shapes(answer, image_size: tuple[int, int] = (96, 96), num_classes: int = 3) -> CheckResult:

@@ -107,20 +107,21 @@ def background_baseline(masks: torch.Tensor, num_classes: int) -> tuple[float, f
     return confusion.pixel_accuracy(), confusion.miou()
 
 
-def _masks_problem(masks, num_classes) -> CheckResult | None:
-    """A failing result when the checker's own arguments are not ``N x H x W`` class ids and a class count."""
+def _read_masks(masks, num_classes) -> tuple[int | None, CheckResult | None]:
+    """``(num_classes as an int, None)`` when the checker's own arguments are ``N x H x W`` class ids below
+    ``num_classes`` (or 255), else ``(None, a failing result)``."""
     if not isinstance(masks, torch.Tensor) or masks.dim() != 3 or not masks.numel() or masks.is_floating_point() \
             or masks.is_complex() or masks.dtype == torch.bool:
-        return failed(f"masks should be the N x H x W tensor of class ids of the test images, got {describe(masks)}",
-                      "pass all_test_masks")
-    _, problem = whole_number(num_classes, "num_classes", minimum=1, maximum=MAX_CLASSES)
+        return None, failed(f"masks should be the N x H x W tensor of class ids of the test images, got "
+                            f"{describe(masks)}", "pass all_test_masks")
+    num_classes, problem = whole_number(num_classes, "num_classes", minimum=1, maximum=MAX_CLASSES)
     if problem is not None:
-        return problem
+        return None, problem
     labels = masks[masks != IGNORE]
     if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
-        return failed(f"the masks hold class ids from {int(labels.min())} to {int(labels.max())}, but num_classes is "
-                      f"{num_classes}", "pass the data's num_classes (data.num_classes)")
-    return None
+        return None, failed(f"the masks hold class ids from {int(labels.min())} to {int(labels.max())}, but "
+                            f"num_classes is {num_classes}", "pass the data's num_classes (data.num_classes)")
+    return num_classes, None
 
 
 def _score(value, want: float) -> str:
@@ -143,10 +144,9 @@ def check_background_baseline(accuracy, miou, masks: torch.Tensor, num_classes: 
     if accuracy is None or accuracy is Ellipsis or miou is None or miou is Ellipsis:
         return _not_done("the two scores are still placeholders",
                          "the prediction is torch.zeros_like(masks); score it on the pixels that are not 255")
-    problem = _masks_problem(masks, num_classes)
+    num_classes, problem = _read_masks(masks, num_classes)
     if problem is not None:
         return problem
-    num_classes = int(num_classes)
     given_accuracy, given_miou = accuracy, miou
     accuracy, problem = real_number(accuracy, "the pixel accuracy")
     if problem is None:
@@ -166,7 +166,7 @@ def check_background_baseline(accuracy, miou, masks: torch.Tensor, num_classes: 
         return passed(f"predicting background everywhere scores pixel accuracy {want_accuracy:.3f} but mIoU only "
                       f"{want_miou:.3f}: compare both with the trained models' rows above (numbers are accepted "
                       f"rounded to {DECIMALS} decimals or more)")
-    right_accuracy, right_miou = (verdicts[name][0] != "wrong" for name in ("pixel accuracy", "mIoU"))
+    right_accuracy = verdicts["pixel accuracy"][0] != "wrong"
     if _near(accuracy, want_miou) and _near(miou, want_accuracy) and want_miou != want_accuracy:
         return failed("the two scores are swapped", "accuracy first, then mIoU")
     if not right_accuracy:
