@@ -148,6 +148,8 @@ def test_numpy_and_torch_numbers_are_read_as_the_numbers_they_hold():
     for spelling in (np.int64(27), np.array(27), torch.tensor(27), 27.0):
         assert nb02.check_chain_rf(spelling), spelling
     assert nb02.check_chain_rf(9, np.array([(3, 1)] * 4))
+    assert nb02.check_chain_rf(9, [(3.0, 1, 1, 1)] * 4)  # chain_steps' (kernel, stride, dilation, padding) too
+    assert "negative padding" in nb02.check_chain_rf(9, [(3, 1, 1, -1)] * 4).message
     assert nb02.check_depth_to_see_outline(np.int64(5), np.int64(10), kernel=torch.tensor(5))
 
 

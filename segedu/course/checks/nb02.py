@@ -44,9 +44,11 @@ def _normalise(layer) -> tuple[int, int, int]:
 
 
 def read_layers(layers, name: str = "the layers") -> tuple[list[tuple[int, int, int]] | None, CheckResult | None]:
-    """``([(kernel, stride, dilation), ...], None)`` for a chain of ``(kernel, stride)`` or ``(kernel, stride,
-    dilation)`` layers of whole numbers >= 1 (a list of tuples, or a numpy array or tensor with a row per layer),
-    else ``(None, a failing result that names the first bad layer)``."""
+    """``([(kernel, stride, dilation), ...], None)`` for a chain of ``(kernel, stride)``, ``(kernel, stride,
+    dilation)`` or ``(kernel, stride, dilation, padding)`` layers as :func:`~segedu.receptive.chain_steps` takes
+    them (whole numbers, >= 1 but the padding >= 0; a list of tuples, or a numpy array or tensor with a row per
+    layer), else ``(None, a failing result that names the first bad layer)``. The padding moves the field, it
+    does not change its size: it is dropped."""
     if isinstance(layers, (numpy.ndarray, torch.Tensor)) and layers.ndim == 2:
         layers = list(layers)
     if not isinstance(layers, (list, tuple)):
@@ -60,19 +62,19 @@ def read_layers(layers, name: str = "the layers") -> tuple[list[tuple[int, int, 
     specs = []
     for index, layer in enumerate(layers):
         values, problem = whole_numbers(layer, f"layer {index}", "(3, 2)")
-        if problem is None and len(values) not in (2, 3):
+        if problem is None and len(values) not in (2, 3, 4):
             problem = failed(f"layer {index} {describe(layer)} should be (kernel, stride) or (kernel, stride, "
                              f"dilation), not {len(values)} numbers")
-        if problem is None and min(values) < 1:
-            problem = failed(f"layer {index} {describe(layer)} has a kernel, stride or dilation below 1",
-                             "each is a whole number >= 1")
+        if problem is None and (min(values[:3]) < 1 or min(values) < 0):
+            problem = failed(f"layer {index} {describe(layer)} has a kernel, stride or dilation below 1 (or a "
+                             "negative padding)", "each is a whole number >= 1")
         if problem is None and max(values) > MAX_TARGET:
             problem = failed(f"layer {index} {describe(layer)} has a kernel, stride or dilation above {MAX_TARGET}, "
                              "larger than any image this exercise is about", "each is a few pixels")
         if problem is not None:
             return None, failed(f"could not read {name}: {problem.message}",
                                 problem.hint or "give a list of tuples like [(3, 2), (3, 1)] (kernel, stride)")
-        specs.append((*values, 1) if len(values) == 2 else values)
+        specs.append((*values, 1) if len(values) == 2 else values[:3])
     return specs, None
 
 
