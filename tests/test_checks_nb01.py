@@ -199,3 +199,53 @@ def test_each_conv_case_tells_the_typical_mistakes_apart_where_it_can(case):
     assert not torch.allclose(right, no_bias, atol=1e-3)
     channel_last = F.conv2d(x, linear.weight.view(classes, kernel, kernel, channels).permute(0, 3, 1, 2), linear.bias)
     assert torch.allclose(right, channel_last) == (kernel == 1 or channels == 1)
+
+
+def test_a_float64_convolution_is_told_its_dtype_not_its_channels():
+    """Issue 26: a float64 conv was told its channels were wrong."""
+    result = nb01.check_conv_from_linear(lambda linear, channels, kernel: conv_from_linear(linear, channels,
+                                                                                         kernel).double())
+    assert not result and "float64" in result.message and "channels" not in result.message, result
+    assert ".float()" in result.hint
+
+
+def test_a_convolution_with_the_wrong_inputs_or_kernel_is_told_so_before_it_runs():
+    def wrong_inputs(linear, channels, kernel):
+        return nn.Conv2d(channels + 1, linear.out_features, kernel)
+
+    def wrong_kernel(linear, channels, kernel):
+        return nn.Conv2d(channels, linear.out_features, kernel + 2)
+
+    assert "reads 5 channels, not the window's 4" in nb01.check_conv_from_linear(wrong_inputs).message
+    assert "kernel is 3 x 3, not the window's 1 x 1" in nb01.check_conv_from_linear(wrong_kernel).message
+    assert "not the function" not in nb01.check_conv_from_linear(conv_from_linear).message
+    layer = nb01.check_conv_from_linear(nn.Conv2d(3, 3, 1))  # the layer instead of the function that builds it
+    assert not layer and "got a layer (Conv2d)" in layer.message
+
+
+def test_a_loss_map_is_told_its_shape_and_a_nan_loss_is_named():
+    """Issue 26: a (2, 6, 6) loss got "expected " with the shape left blank."""
+    def per_pixel(logits, target, weights):
+        picked, safe = _picked(logits, target)
+        return weights[safe] * picked
+
+    result = nb01.check_weighted_cross_entropy(per_pixel)
+    assert not result and "shape (2, 6, 6), the target's" in result.message and "shape ()" in result.hint
+    flat = nb01.check_weighted_cross_entropy(lambda logits, target, weights: right_weighted(logits, target,
+                                                                                         weights)[None])
+    assert "shape (1,), expected a single number (shape ())" in flat.message
+    nan = nb01.check_weighted_cross_entropy(lambda logits, target, weights: torch.tensor(float("nan")))
+    assert not nan and "nan" in nan.message and "log_softmax" in nan.hint
+    integer = nb01.check_weighted_cross_entropy(lambda logits, target, weights: torch.tensor(1))
+    assert not integer and "torch.int64" in integer.message
+
+
+def test_an_miou_that_divides_zero_by_zero_is_told_where_the_nan_comes_from():
+    def nan_for_absent(matrix):
+        m = matrix.double()
+        return float((m.diag() / (m.sum(0) + m.sum(1) - m.diag())).mean())
+
+    result = nb01.check_miou_from_confusion(nan_for_absent)
+    assert not result and "is nan" in result.message and "union of 0" in result.hint
+    assert "one number" in nb01.check_miou_from_confusion(lambda matrix: matrix.diag()).message
+    assert nb01.check_miou_from_confusion(lambda matrix: torch.tensor([right_miou(matrix)]))  # one element is fine

@@ -1,5 +1,7 @@
 """Checkers of notebook 03: each passes the right answer and diagnoses the typical wrong ones."""
 
+import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -89,3 +91,42 @@ def test_flat_input_block_diagnoses_the_typical_mistakes():
     crashes = nb03.check_flat_input_block(lambda w, s, p: w[100])
     assert not crashes and "IndexError" in crashes.message
     assert not nb03.check_flat_input_block("block")
+
+
+@pytest.mark.parametrize("wrong", [lambda k, s: (k + 1, 0), lambda k, s: (2 * k, 0), lambda k, s: (k * s, 0),
+                                   lambda k, s: (100, 0), lambda k, s: (10**12, 0)])
+def test_a_padding_too_large_for_the_layer_is_diagnosed_not_a_torch_error(wrong):
+    """Issue 26: these crashed in PyTorch ("could not construct a memory descriptor using a format tag")."""
+    result = nb03.check_exact_upsampling(wrong)
+    assert not result and "not smaller than the kernel" in result.message, result
+    assert "memory descriptor" not in result.message and "Error" not in result.message
+
+
+def test_a_padding_below_the_kernel_that_shrinks_the_map_is_measured_and_diagnosed():
+    result = nb03.check_exact_upsampling(lambda k, s: (k - 1, 0) if (k, s) == (8, 4) else exact_upsampling(k, s))
+    assert not result and "turn a 3-pixel side into 2 pixels, not 12" in result.message
+    assert nb03._transposed_side(3, 3, 2, 1, 1) == 6
+    assert nb03._transposed_side(3, 3, 2, 4, 0) is None  # PyTorch refuses: the output would have -1 pixels
+
+
+def test_exact_upsampling_reads_numpy_and_torch_ints_but_no_floats():
+    for spelling in (lambda pair: tuple(np.int64(v) for v in pair), np.array, torch.tensor, list):
+        assert nb03.check_exact_upsampling(lambda k, s, spelling=spelling: spelling(exact_upsampling(k, s))), spelling
+    floats = nb03.check_exact_upsampling(lambda k, s: np.array(exact_upsampling(k, s), dtype=float))
+    assert not floats and "must be ints" in floats.message
+    assert "not a pair" in nb03.check_exact_upsampling(lambda k, s: np.zeros((2, 2), dtype=int)).message
+    assert "must be ints" in nb03.check_exact_upsampling(lambda k, s: ("1", 0)).message
+
+
+def test_a_function_that_fails_only_when_asked_again_is_reported_not_raised():
+    """The passing message used to call the function once more, outside the checker's guard."""
+    calls = []
+
+    def flaky(kernel, stride):
+        calls.append((kernel, stride))
+        if calls.count((3, 2)) > 1:
+            raise ValueError("second call")
+        return exact_upsampling(kernel, stride)
+
+    result = nb03.check_exact_upsampling(flaky)
+    assert result and "(1, 1)" in result.message and calls.count((3, 2)) == 1

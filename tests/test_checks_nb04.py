@@ -1,5 +1,9 @@
 """Checkers of notebook 04: each passes the right answer and explains typical wrong ones."""
 
+import math
+
+import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -144,5 +148,67 @@ def test_cell_oracle_iou_diagnoses_the_typical_mistakes():
     assert "scored the ignored pixels" in nb04.check_cell_oracle_iou(scores_ignored).message
     assert "recall" in nb04.check_cell_oracle_iou(recall).message
     assert "raised ZeroDivisionError" in nb04.check_cell_oracle_iou(lambda m, c, s: 1 / 0).message
-    assert "not a number" in nb04.check_cell_oracle_iou(lambda m, c, s: "high").message
+    assert "should be a number" in nb04.check_cell_oracle_iou(lambda m, c, s: "high").message
     assert not nb04.check_cell_oracle_iou(lambda m, c, s: 0.5)
+
+
+def test_fcn16s_shapes_never_truncate_fractions_or_read_strings():
+    """Issue 26: sizes given as x + 0.7 and the string "33" passed."""
+    fractions = nb04.check_fcn16s_shapes({key: (h + 0.7, w + 0.7) for key, (h, w) in RIGHT.items()})
+    assert not fractions and "fraction" in fractions.message and "score32" in fractions.message
+    strings = nb04.check_fcn16s_shapes({**RIGHT, "score32": ("3", "3")})
+    assert not strings and "string '3'" in strings.message
+    assert not nb04.check_fcn16s_shapes({**RIGHT, "score32": "33"})
+    assert "pair" in nb04.check_fcn16s_shapes({**RIGHT, "score32": (3,)}).message
+    assert "whole number" in nb04.check_fcn16s_shapes({**RIGHT, "score32": (math.nan, 3)}).message
+
+
+def test_fcn16s_shapes_read_numpy_torch_and_torch_size():
+    assert nb04.check_fcn16s_shapes({key: np.array(value) for key, value in RIGHT.items()})
+    assert nb04.check_fcn16s_shapes({key: torch.tensor(value) for key, value in RIGHT.items()})
+    assert nb04.check_fcn16s_shapes({**RIGHT, "logits": torch.zeros(1, 3, 96, 96).shape})
+    assert nb04.check_fcn16s_shapes({**RIGHT, "score32": (np.int64(3), 3.0)})
+
+
+def test_fcn16s_shapes_refuse_image_sizes_beyond_the_exercise():
+    assert "from 32 px" in nb04.check_fcn16s_shapes(RIGHT, image_size=(10**6, 10**6)).message
+    assert "(height, width)" in nb04.check_fcn16s_shapes(RIGHT, image_size=(96,)).message
+    assert "num_classes" in nb04.check_fcn16s_shapes(RIGHT, num_classes=0).message
+    assert nb04.check_fcn16s_shapes(nb04.fcn16s_fusion_sizes((64, 96)), image_size=np.array([64, 96]))
+
+
+@pytest.mark.parametrize("settings, words", [({"padding": 1}, "into 7 x 8 (padding (1, 1))"),
+                                             ({"stride": 2}, "into 3 x 3 (stride (2, 2))")])
+def test_a_concat_conv_that_changes_the_size_is_told_so(settings, words):
+    """Issue 26: padding=1 or stride 2 crashed with "The size of tensor a (8) must match..."."""
+    def with_settings(score_a, score_b):
+        conv = nn.Conv2d(score_a.in_channels + score_b.in_channels, score_a.out_channels, 1, **settings)
+        with torch.no_grad():
+            conv.weight.copy_(torch.cat([score_a.weight, score_b.weight], dim=1))
+            conv.bias.copy_(score_a.bias + score_b.bias)
+        return conv
+
+    result = nb04.check_sum_as_concat_conv(with_settings)
+    assert not result and words in result.message and "keeps the size" in result.message, result
+
+
+def test_a_float64_concat_conv_is_told_its_dtype():
+    result = nb04.check_sum_as_concat_conv(lambda a, b: sum_as_concat_conv(a, b).double())
+    assert not result and "float64" in result.message and "size of tensor" not in result.message
+
+
+def test_a_concat_conv_whose_forward_raises_is_reported():
+    class Broken(nn.Conv2d):
+        def forward(self, x):
+            raise ValueError("my forward")
+
+    def broken(score_a, score_b):
+        return Broken(score_a.in_channels + score_b.in_channels, score_a.out_channels, 1)
+
+    assert "your convolution raised ValueError: my forward" in nb04.check_sum_as_concat_conv(broken).message
+
+
+def test_an_oracle_that_returns_nan_is_told_where_it_comes_from():
+    result = nb04.check_cell_oracle_iou(lambda m, c, s: math.nan)
+    assert not result and "is nan" in result.message and "union of 0" in result.hint
+    assert nb04.check_cell_oracle_iou(lambda m, c, s: torch.tensor(oracle(m, c, s)))

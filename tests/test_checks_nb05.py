@@ -1,5 +1,7 @@
 """Checkers of notebook 05 (pyramid pooling): right answers pass, typical wrong ones fail with a useful message."""
 
+import numpy as np
+import pytest
 import torch
 
 from segedu.course import recipes
@@ -47,7 +49,8 @@ def test_variant_sizes_diagnose_the_typical_mistakes():
     assert not noppm and "without the module" in noppm.hint
     max_pool = nb05.check_variant_sizes({**RIGHT, "pspnet_max": (128, 0)})
     assert not max_pool and "compare with pspnet" in max_pool.hint
-    assert "pair of ints" in nb05.check_variant_sizes({**RIGHT, "pspnet": "big"}).message
+    assert "pspnet should be a sequence such as (128, 4160), got 'big'" in nb05.check_variant_sizes(
+        {**RIGHT, "pspnet": "big"}).message
     assert "pair" in nb05.check_variant_sizes({**RIGHT, "pspnet": (1, 2, 3)}).message
     assert not nb05.check_variant_sizes([1, 2])
 
@@ -72,3 +75,31 @@ def test_bins_that_tell_apart():
     missing = nb05.check_bins_that_tell_apart({6}, "band")
     assert not missing and "bin 2 does tell" in missing.message
     assert "not bin sizes" in nb05.check_bins_that_tell_apart({4}, "band").message
+
+
+@pytest.mark.parametrize("wrong, words", [((128.5, 4160.9), "a fraction"), (("128", "4160"), "the string '128'"),
+                                          ((128, float("nan")), "is nan"), ((128, True), "True")])
+def test_variant_sizes_never_truncate_fractions_or_read_strings(wrong, words):
+    """Issue 26: (128.5, 4160.9) and strings passed as (128, 4160)."""
+    result = nb05.check_variant_sizes({**RIGHT, "pspnet": wrong})
+    assert not result and words in result.message and "pspnet" in result.message, result
+
+
+def test_variant_sizes_read_numpy_and_torch_and_refuse_odd_channels():
+    assert nb05.check_variant_sizes({run: np.array(value) for run, value in RIGHT.items()})
+    assert nb05.check_variant_sizes({run: torch.tensor(value) for run, value in RIGHT.items()})
+    assert nb05.check_variant_sizes({**RIGHT, "pspnet": (np.int64(128), 4160.0)})
+    assert "at most 1024" in nb05.check_variant_sizes(RIGHT, channels=10**12).message
+    assert "at least 1" in nb05.check_variant_sizes(RIGHT, channels=0).message
+
+
+def test_bins_are_whole_numbers_in_any_spelling():
+    """Issue 26: {2.5} was read as {2}."""
+    fraction = nb05.check_bins_that_tell_apart({2.5, 3, 6}, "band")
+    assert not fraction and "2.5" in fraction.message and "fraction" in fraction.message
+    assert not nb05.check_bins_that_tell_apart({2.5}, "band")
+    assert "string" in nb05.check_bins_that_tell_apart(["3", "6"], "centre").message
+    for spelling in (np.array([3, 6]), torch.tensor([3, 6]), (np.int64(3), 6.0), frozenset({3, 6})):
+        assert nb05.check_bins_that_tell_apart(spelling, "centre"), spelling
+    assert "pair should be one of 'band', 'centre'" in nb05.check_bins_that_tell_apart({3, 6}, "middle").message
+    assert "not done" in nb05.check_bins_that_tell_apart({3, ...}, "centre").message

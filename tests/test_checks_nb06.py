@@ -1,5 +1,6 @@
 """Checkers of notebook 06 (pretrained backbones): right answers pass, typical wrong ones fail with a useful message."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -143,3 +144,44 @@ def test_frozen_changes_typical_mistakes(frozen, checkpoint):
     assert "not a name" in nb06.check_frozen_changes(["head.weight"], frozen, checkpoint).message
     assert "list or set" in nb06.check_frozen_changes("running_mean", frozen, checkpoint).message
     assert "no .backbone" in nb06.check_frozen_changes([], torch.nn.Linear(2, 2), checkpoint).message
+
+
+def test_a_model_turned_float64_is_told_its_dtype(checkpoint):
+    def into_float64(model, state_dict):
+        model.backbone.load_state_dict(state_dict)
+        model.double()
+
+    result = nb06.check_backbone_loading(into_float64, checkpoint)
+    assert not result and "float64" in result.message and ".double()" in result.hint
+
+
+def test_the_checkers_own_arguments_are_checked_too(checkpoint, frozen):
+    assert "checkpoint's dict of tensors, got None" in nb06.check_backbone_loading(
+        lambda model, state_dict: None, None).message
+    assert "checkpoint's dict" in nb06.check_backbone_loading(lambda model, state_dict: None, {"a": 1}).message
+    assert "got a layer" in nb06.check_backbone_loading(torch.nn.Linear(2, 2), checkpoint).message
+    assert "pretrained_on should be" in nb06.check_memory_tracks(["thin"], "gear", CLASSES).message
+    assert "classes_by_track should be" in nb06.check_memory_tracks(["thin"], PRETRAINED_ON, None).message
+    assert "start should be" in nb06.check_frozen_changes([], frozen, None).message
+    assert "no .backbone" in nb06.check_frozen_changes([], "frozen_model", checkpoint).message
+
+
+def test_names_may_come_as_a_numpy_array_but_not_as_a_tensor(frozen, checkpoint):
+    assert nb06.check_memory_tracks(np.array(["thin", "mixed"]), PRETRAINED_ON, CLASSES)
+    expected = sorted(nb06.changed_tensors(frozen.backbone, checkpoint))
+    assert nb06.check_frozen_changes(np.array(expected), frozen, checkpoint)
+    assert "list or set" in nb06.check_memory_tracks(torch.tensor(3), PRETRAINED_ON, CLASSES).message
+    assert "got None" in nb06.check_memory_tracks(["thin", None], PRETRAINED_ON, CLASSES).message
+
+
+def test_a_state_dict_of_another_network_is_named_before_loading(checkpoint):
+    def into_backbone(model, state_dict):
+        return model.backbone.load_state_dict(state_dict)
+
+    name = next(iter(checkpoint))
+    other_shape = nb06.check_backbone_loading(into_backbone, {**checkpoint, name: torch.zeros(2, 3)})
+    assert not other_shape and f"{name} has shape (2, 3)" in other_shape.message and "Error" not in other_shape.message
+    whole_model = build("fcn8s", 3).state_dict()
+    assert "is not a name of it" in nb06.check_backbone_loading(into_backbone, whole_model).message
+    fewer = {key: value for key, value in checkpoint.items() if key != name}
+    assert f"{name} is missing" in nb06.check_backbone_loading(into_backbone, fewer).message

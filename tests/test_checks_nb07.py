@@ -1,5 +1,6 @@
 """Checkers of notebook 07: right answers pass, typical wrong answers fail with a useful message."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -82,3 +83,32 @@ def test_background_baseline_typical_mistakes():
     for (accuracy, miou), expected in cases.items():
         result = nb07.check_background_baseline(accuracy, miou, masks, 3)
         assert not result and expected in result.message, (expected, result)
+
+
+def test_background_baseline_accepts_scores_rounded_to_three_decimals_or_more():
+    masks = _masks()  # accuracy 25 / 35 = 0.714286, mIoU 25 / 70 = 0.357143
+    for accuracy, miou in ((0.714, 0.357), (0.7143, 0.3571), (0.71429, 0.357143), (np.float64(0.714), 0.357)):
+        result = nb07.check_background_baseline(accuracy, miou, masks, 3)
+        assert result and "3 decimals or more" in result.message, (accuracy, miou, result)
+    coarse = nb07.check_background_baseline(0.71, 0.357, masks, 3)
+    assert not coarse and "rounded to 2 decimal(s): give at least 3" in coarse.message and "0.714" in coarse.hint
+    assert not nb07.check_background_baseline(0.715, 0.357, masks, 3)  # rounded wrongly
+    assert not nb07.check_background_baseline(0.7142, 0.357, masks, 3)  # 4 decimals, but not 0.7143
+    assert nb07.check_background_baseline(torch.tensor(25 / 35), torch.tensor([25 / 70]), masks, 3)
+
+
+def test_background_baseline_names_nan_and_checks_its_own_arguments():
+    masks = _masks()
+    result = nb07.check_background_baseline(float("nan"), 0.357, masks, 3)
+    assert not result and "pixel accuracy is nan" in result.message
+    assert "is inf" in nb07.check_background_baseline(0.714, float("inf"), masks, 3).message
+    assert "masks should be the N x H x W tensor" in nb07.check_background_baseline(0.7, 0.3, masks[0], 3).message
+    assert "masks should be" in nb07.check_background_baseline(0.7, 0.3, masks.float(), 3).message
+    assert "num_classes is 1" in nb07.check_background_baseline(0.7, 0.3, masks, 1).message
+    assert "num_classes should be at most 254" in nb07.check_background_baseline(0.7, 0.3, masks, 10**12).message
+
+
+def test_a_complex_or_float_mask_is_told_to_hold_integers():
+    result = nb07.check_trimap_to_classes(lambda t: lookup(t).to(torch.complex64))
+    assert not result and "integers" in result.message
+    assert "got a layer" in nb07.check_trimap_to_classes(torch.nn.Identity()).message

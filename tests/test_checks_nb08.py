@@ -1,6 +1,8 @@
 """Checkers of notebook 08 and segedu.leaderboard.report, on a small fake leaderboard (made here, never in the repo)."""
 
+import numpy as np
 import pytest
+import torch
 
 from segedu.course.checks import nb08
 from segedu.experiments.claims import Claim
@@ -156,3 +158,65 @@ def test_plot_cost(records):
         board.plot_cost(records, x="colour")
     with pytest.raises(ValueError, match="no record"):
         board.plot_cost([])
+
+
+@pytest.fixture
+def close_margin():
+    # a minus b: seed 0 +0.30, seed 1 +0.17796 (the smallest)
+    return [record("a", "t", 0, 0.80, 1.0), record("a", "t", 1, 0.70, 1.0),
+            record("b", "t", 0, 0.50, 1.0), record("b", "t", 1, 0.52204, 1.0)]
+
+
+def test_smallest_margin_accepts_the_rounding_to_three_decimals_or_more(close_margin):
+    """Issue 26: 0.178, the correctly rounded 0.17796, was refused (tolerance 1e-6)."""
+    assert nb08.per_seed_margins(close_margin, "t", "a", "b")[1] == pytest.approx(0.17796)
+    for answer in (0.178, 0.1780, 0.17796, 0.1779600, 0.8 - 0.5 - 0.12204, np.float64(0.178), torch.tensor(0.178)):
+        result = nb08.check_smallest_margin(answer, close_margin, "t", "a", "b")
+        assert result, (answer, result)
+    rounded = nb08.check_smallest_margin(0.178, close_margin, "t", "a", "b")
+    assert "correctly rounded to 3 decimals" in rounded.message and "3 decimals or more" in rounded.message
+    assert "rounded" not in nb08.check_smallest_margin(0.70 - 0.52204, close_margin, "t", "a", "b").message
+
+
+@pytest.mark.parametrize("answer, words", [(0.177, "not rounded correctly (or truncated): to 3 decimals it is +0.178"),
+                                           (0.1779, "to 4 decimals it is +0.1780"),
+                                           (0.18, "rounded to 2 decimal(s): give at least 3"),
+                                           (-0.178, "wrong sign"), (17.8, "percentage"), (0.25, "not the smallest")])
+def test_smallest_margin_refuses_a_wrong_rounding_and_says_which(close_margin, answer, words):
+    result = nb08.check_smallest_margin(answer, close_margin, "t", "a", "b")
+    assert not result and words in result.message, result
+
+
+def test_the_leaderboard_checkers_check_their_records_and_names(close_margin):
+    """Issue 26: records=None raised TypeError."""
+    for checker, answer in ((nb08.check_best_per_ms, "a"), (nb08.check_pareto_front, ["a"])):
+        assert "records should be a list of record dicts, got None" in checker(answer, None, "t").message
+        assert "track should be a name" in checker(answer, close_margin, None).message
+    assert "records should be" in nb08.check_smallest_margin(0.2, None, "t", "a", "b").message
+    assert "better should be a name" in nb08.check_smallest_margin(0.2, close_margin, "t", 3, "b").message
+    broken = [*close_margin, {**close_margin[0], "seed": 2, "miou": 1.7}]
+    assert "mIoU 1.7, not a score between 0 and 1" in nb08.check_smallest_margin(0.2, broken, "t", "a", "b").message
+    missing = [*close_margin, {"run": "a"}]
+    assert "lacks the field(s) track, seed, miou" in nb08.check_pareto_front(["a"], missing, "t").message
+    assert "is nan" in nb08.check_smallest_margin(float("nan"), close_margin, "t", "a", "b").message
+    assert "list or set" in nb08.check_pareto_front(torch.tensor(3.0), close_margin, "t").message
+    assert nb08.check_pareto_front(np.array(["a"]), close_margin, "t")
+
+
+def test_a_run_with_an_miou_of_zero_is_compared_like_any_other():
+    """A model that gets nothing right has mIoU 0: its milliseconds per mIoU are infinite, not a ZeroDivisionError."""
+    board = [record("zero", "t", 0, 0.0, 1.0), record("best", "t", 0, 0.9, 2.0), record("mid", "t", 0, 0.3, 3.0),
+             record("fast", "t", 0, 0.1, 0.5)]
+    assert nb08.best_per_ms(board, "t") == {"best"}
+    result = nb08.check_best_per_ms("zero", board, "t")
+    assert not result and "latency / mIoU" in result.message
+
+
+def test_records_whose_completed_or_miou_cannot_be_read_are_named():
+    board = [record("a", "t", 0, 0.5, 1.0), record("b", "t", 0, 0.4, 1.0)]
+    flag = [board[0], {**board[1], "completed": np.array([True, False])}]
+    assert "completed=array([ True, False]), not True or False" in nb08.check_pareto_front(["a"], flag, "t").message
+    unscored = [board[0], {**board[1], "miou": None}]
+    assert "mIoU None, not a score" in nb08.check_smallest_margin(0.1, unscored, "t", "a", "b").message
+    stopped = [board[0], {**board[1], "miou": None, "completed": False}]  # a stopped record may lack a score
+    assert "no seed has a completed record" in nb08.check_smallest_margin(0.1, stopped, "t", "a", "b").message

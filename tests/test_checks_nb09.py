@@ -1,10 +1,13 @@
 """Checkers of notebook 09 (both at once): right answers pass, each typical wrong answer gets its diagnosis."""
 
+import time
+
+import numpy as np
 import pytest
 import torch
 
 from segedu.course.checks import nb09
-from segedu.models import ASPP
+from segedu.models import ASPP, valid_weight_fraction
 from segedu.models.blocks import upsample_to
 
 
@@ -170,3 +173,63 @@ def test_who_fixes_what_refuses_incomplete_answers_and_measurements():
     partial = {run: MEASURED[run] for run in ("unet", "unet_context")}
     result = nb09.check_who_fixes_what(RIGHT, partial)
     assert not result and "no measurement for unet_ppm, deeplabv3plus" in result.message
+
+
+def test_aspp_forward_given_a_number_is_told_to_pass_a_function():
+    """Issue 26: check_aspp_forward(3) said "not done yet"."""
+    result = nb09.check_aspp_forward(3)
+    assert not result and "should be a function, got int" in result.message and "not done" not in result.message
+    assert "got a layer (ASPP)" in nb09.check_aspp_forward(nb09.checking_aspp()).message
+
+
+def test_a_float64_aspp_result_is_told_its_dtype():
+    """Issue 26: a float64 result crashed with "Double did not match Float"."""
+    result = nb09.check_aspp_forward(lambda features, aspp: right_forward(features, aspp).double())
+    assert not result and "torch.float64, expected torch.float32" in result.message, result
+
+    def raising(features, aspp):
+        raise KeyError("conv1x1")
+
+    assert "aspp_forward raised KeyError: 'conv1x1'" in nb09.check_aspp_forward(raising).message
+
+
+@pytest.mark.parametrize("rates", [np.array([1, 2, 3]), torch.tensor([1, 2, 3]), (np.int64(1), np.int64(2), 3),
+                                   (torch.tensor(1), 2, 3.0), {1, 2, 3}])
+def test_rates_in_numpy_or_torch_are_read_as_ints(rates):
+    """Issue 26: np.array([1, 2, 3]), a tensor or np.int64 values were told to "round to ints"."""
+    result = nb09.check_atrous_rates(rates, 8)
+    assert result, result
+
+
+def test_atrous_rates_answer_at_once_for_any_map_size():
+    """Issue 26: map_size=10**6 searched for minutes."""
+    start = time.perf_counter()
+    huge = nb09.check_atrous_rates((1, 2, 3), map_size=10**6)
+    assert not huge and "at most 1024" in huge.message
+    assert nb09.check_atrous_rates((1, 2, 3), map_size=1024)
+    largest = nb09.largest_useful_rate(1024)  # 3 * 1024 - 2 * rate >= 3 * 1024 * 63 / 99: rate <= 558.5
+    assert largest == 558 and valid_weight_fraction(558, 1024) >= nb09.MIN_VALID > valid_weight_fraction(559, 1024)
+    assert time.perf_counter() - start < 5
+    for size in (1, 2, 3, 4, 5):
+        small = nb09.check_atrous_rates((1, 2, 3), map_size=size)
+        assert not small and "no three different rates do" in small.message, size
+    assert nb09.check_atrous_rates((1, 2, 3), map_size=6)
+    assert "at least 1" in nb09.check_atrous_rates((1, 2, 3), map_size=0).message
+    assert "whole number" in nb09.check_atrous_rates((1, 2, 3), map_size=8.5).message
+    assert "is nan" in nb09.check_atrous_rates((1, 2, float("nan")), 8).message
+
+
+def test_the_largest_useful_rate_is_the_one_a_rate_by_rate_search_finds():
+    for size in range(1, 80):
+        rate = 1
+        while valid_weight_fraction(rate + 1, size) >= nb09.MIN_VALID:
+            rate += 1
+        assert nb09.largest_useful_rate(size) == rate, size
+
+
+def test_who_fixes_what_checks_the_measurements():
+    assert "measured should be a dict" in nb09.check_who_fixes_what(RIGHT, None).message
+    assert "measured['unet']" in nb09.check_who_fixes_what(RIGHT, {**MEASURED, "unet": 3}).message
+    nan = nb09.check_who_fixes_what(RIGHT, {**MEASURED, "unet": {"wire": float("nan")}})
+    assert not nan and "not an IoU between 0 and 1" in nan.message
+    assert "is not a set of" in nb09.check_who_fixes_what({**RIGHT, "unet_ppm": [["wires"]]}, MEASURED).message

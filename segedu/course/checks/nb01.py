@@ -17,7 +17,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from segedu.course.checks import CheckResult, expect_tensor, failed, not_done, passed
+from segedu.course.checks import (
+    CheckResult,
+    expect_float32_layer,
+    expect_function,
+    expect_tensor,
+    failed,
+    not_done,
+    passed,
+    raised,
+    real_number,
+)
 from segedu.metrics import IGNORE_INDEX, ConfusionMatrix
 
 __all__ = ["check_weighted_cross_entropy", "check_miou_from_confusion", "check_conv_from_linear",
@@ -84,23 +94,33 @@ def check_weighted_cross_entropy(function) -> CheckResult:
     """
     if not_done(function):
         return failed(NOT_DONE, "write a function weighted_cross_entropy(logits, target, weights) and pass it here")
-    if not callable(function):
-        return failed(f"expected a function, got {type(function).__name__}",
-                      "pass the function itself (no parentheses): check_weighted_cross_entropy(my_function)")
+    problem = expect_function(function, "weighted_cross_entropy", "check_weighted_cross_entropy(my_function)")
+    if problem is not None:
+        return problem
     logits, target = _example_batch()
     for attempt, weights in enumerate((torch.tensor(EXAMPLE_WEIGHTS), torch.tensor([1.5, 0.25, 2.0, 4.0]))):
         try:
             value = function(logits.clone(), target.clone(), weights.clone())
         except Exception as error:  # noqa: BLE001  (any mistake of the learner's code is reported, not raised)
-            return failed(f"your function raised {type(error).__name__}: {error}",
+            return failed(raised(error),
                           "255 is no class, so weights[target] fails on ignored pixels: index with the target "
                           "clamped to a valid class (or only at the labelled pixels), then mask the ignored ones out")
         if not_done(value):
             return failed(NOT_DONE, "your function returned nothing yet")
+        if isinstance(value, torch.Tensor) and value.shape == target.shape:
+            return failed(f"your loss has shape {tuple(value.shape)}, the target's: one value per pixel, not one "
+                          "number for the batch", "finish with the weighted mean over the labelled pixels: "
+                          "sum(w * loss) / sum(w), a single number (shape ())")
         problem = expect_tensor(value, "the loss", shape=())
         if problem is not None:
             return problem
-        value = float(value)
+        if not value.is_floating_point():
+            return failed(f"the loss has dtype {value.dtype}: a loss is a floating-point number",
+                          "keep the computation in floating point: log_softmax of the logits is float already")
+        value, problem = real_number(value, "your loss", "use F.log_softmax (log of softmax can give the log of 0), "
+                                     "and divide by the sum of the weights of the labelled pixels only")
+        if problem is not None:
+            return problem
         expected = float(F.cross_entropy(logits, target, weight=weights, ignore_index=IGNORE_INDEX))
         if math.isclose(value, expected, rel_tol=1e-4, abs_tol=1e-5):
             continue
@@ -140,22 +160,23 @@ def check_miou_from_confusion(function) -> CheckResult:
     """
     if not_done(function):
         return failed(NOT_DONE, "write a function miou_from_confusion(matrix) and pass it here")
-    if not callable(function):
-        return failed(f"expected a function, got {type(function).__name__}", "pass the function itself")
+    problem = expect_function(function, "miou_from_confusion", "check_miou_from_confusion(my_function)")
+    if problem is not None:
+        return problem
     matrices = [example_confusion(), torch.tensor([[5, 1], [2, 8]]), torch.eye(3, dtype=torch.int64) * 7]
     for matrix in matrices:
         try:
             value = function(matrix.clone())
         except Exception as error:  # noqa: BLE001
-            return failed(f"your function raised {type(error).__name__}: {error}",
+            return failed(raised(error),
                           "work with matrix.diag(), matrix.sum(0) and matrix.sum(1); convert to float first")
         if not_done(value):
             return failed(NOT_DONE, "your function returned nothing yet")
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            return failed(f"your function returned a {type(value).__name__}, expected a number",
-                          "return a float (use .item() on a one-element tensor)")
+        value, problem = real_number(value, f"your mIoU of {matrix.tolist()}",
+                                     "a class absent from truth and prediction has a union of 0, and 0 / 0 is nan: "
+                                     "leave the classes whose union is 0 out of the mean")
+        if problem is not None:
+            return problem
         expected = _reference_miou(matrix)
         if math.isclose(value, expected, abs_tol=1e-6):
             continue
@@ -212,16 +233,16 @@ def check_conv_from_linear(function) -> CheckResult:
     """
     if not_done(function):
         return failed(NOT_DONE, "write a function conv_from_linear(linear, channels, kernel) and pass it here")
-    if not callable(function):
-        return failed(f"expected a function, got {type(function).__name__}",
-                      "pass the function itself (no parentheses): check_conv_from_linear(my_function)")
+    problem = expect_function(function, "conv_from_linear", "check_conv_from_linear(my_function)")
+    if problem is not None:
+        return problem
     for seed, (channels, kernel, classes) in enumerate(CONV_CASES):
         linear = _example_linear(channels, kernel, classes, seed)
         case = f"nn.Linear({channels * kernel * kernel}, {classes}) read as {channels} x {kernel} x {kernel} windows"
         try:
             conv = function(_example_linear(channels, kernel, classes, seed), channels, kernel)
         except Exception as error:  # noqa: BLE001
-            return failed(f"for {case} your function raised {type(error).__name__}: {error}",
+            return failed(f"for {case} {raised(error)}",
                           "nn.Linear stores its weight as out_features x in_features: reshape it with "
                           ".view(out_features, channels, kernel, kernel), no transpose, and copy the bias")
         if not_done(conv):
@@ -232,14 +253,23 @@ def check_conv_from_linear(function) -> CheckResult:
         if not isinstance(conv, nn.Conv2d):
             return failed(f"expected an nn.Conv2d, got {type(conv).__name__}",
                           "return the layer itself, not its output: nn.Conv2d(channels, linear.out_features, kernel)")
+        problem = expect_float32_layer(conv, "your convolution")
+        if problem is not None:
+            return problem
+        if conv.in_channels != channels:
+            return failed(f"for {case} your convolution reads {conv.in_channels} channels, not the window's {channels}",
+                          "in_channels is the window's number of channels: nn.Conv2d(channels, ...)")
+        if tuple(conv.kernel_size) != (kernel, kernel):
+            return failed(f"for {case} your convolution's kernel is {conv.kernel_size[0]} x {conv.kernel_size[1]}, "
+                          f"not the window's {kernel} x {kernel}", "kernel_size = kernel: one tap per window pixel")
         x = torch.randn(2, channels, 6, 7, generator=torch.Generator().manual_seed(100 + seed))
         with torch.no_grad():
             expected = linear_at_every_window(linear, x, kernel)
             try:
                 y = conv(x)
-            except Exception as error:  # noqa: BLE001
-                return failed(f"your convolution cannot read a {channels}-channel map: {type(error).__name__}: "
-                              f"{error}", "its in_channels must be the window's channels")
+            except Exception as error:  # noqa: BLE001 - a layer of the learner's own making
+                return failed(f"for {case}, {raised(error, 'your convolution')}",
+                              "return a plain nn.Conv2d(channels, linear.out_features, kernel)")
         if y.shape != expected.shape:
             if y.shape[-2:] == x.shape[-2:] and kernel > 1:
                 return failed(f"for {case} your output is {tuple(y.shape)}, expected {tuple(expected.shape)}: "

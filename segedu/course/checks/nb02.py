@@ -13,11 +13,12 @@ in :func:`segedu.receptive.chain_steps`. Each checker returns a
 
 from __future__ import annotations
 
-import heapq
 import math
-import numbers
 
-from segedu.course.checks import CheckResult, failed, not_done, passed
+import numpy
+import torch
+
+from segedu.course.checks import CheckResult, describe, failed, not_done, passed, whole_number, whole_numbers
 from segedu.receptive import chain_steps
 
 __all__ = ["EXERCISE_CHAIN", "check_chain_rf", "check_depth_to_see_outline", "check_design", "cheapest_design",
@@ -30,11 +31,11 @@ EXERCISE_CHAIN = ((3, 1), (3, 2), (3, 1), (2, 2), (3, 1, 2))
 (stride 2), dilated conv 3x3 (dilation 2)."""
 
 
-def _as_int(value, name: str):
-    """``(int, None)`` or ``(None, failing CheckResult)``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != int(value):
-        return None, failed(f"{name} should be a whole number of pixels, got {value!r}", "give an int")
-    return int(value), None
+MAX_LAYERS = 10_000
+"""The longest chain the checkers read: far more than any exercise needs."""
+MAX_TARGET = 4096
+"""The largest image side :func:`check_design` takes, and the largest kernel, stride or dilation a layer may have
+(the exercises' images have 64 px)."""
 
 
 def _normalise(layer) -> tuple[int, int, int]:
@@ -42,19 +43,56 @@ def _normalise(layer) -> tuple[int, int, int]:
     return int(kernel), int(stride), int(rest[0]) if rest else 1
 
 
+def read_layers(layers, name: str = "the layers") -> tuple[list[tuple[int, int, int]] | None, CheckResult | None]:
+    """``([(kernel, stride, dilation), ...], None)`` for a chain of ``(kernel, stride)``, ``(kernel, stride,
+    dilation)`` or ``(kernel, stride, dilation, padding)`` layers as :func:`~segedu.receptive.chain_steps` takes
+    them (whole numbers, >= 1 but the padding >= 0; a list of tuples, or a numpy array or tensor with a row per
+    layer), else ``(None, a failing result that names the first bad layer)``. The padding moves the field, it
+    does not change its size: it is dropped."""
+    if isinstance(layers, (numpy.ndarray, torch.Tensor)) and layers.ndim == 2:
+        layers = list(layers)
+    if not isinstance(layers, (list, tuple)):
+        return None, failed(f"{name} should be a list of (kernel, stride) tuples, got {describe(layers)}",
+                            "e.g. [(3, 2), (3, 1)]")
+    if not layers:
+        return None, failed(f"{name} should hold at least one layer", "e.g. [(3, 2), (3, 1)]")
+    if len(layers) > MAX_LAYERS:
+        return None, failed(f"{name} hold {len(layers):,} layers: more than {MAX_LAYERS:,}, far beyond what this "
+                            "exercise needs", "a few layers are enough: a stride multiplies what each later layer adds")
+    specs = []
+    for index, layer in enumerate(layers):
+        values, problem = whole_numbers(layer, f"layer {index}", "(3, 2)")
+        if problem is None and len(values) not in (2, 3, 4):
+            problem = failed(f"layer {index} {describe(layer)} should be (kernel, stride) or (kernel, stride, "
+                             f"dilation), not {len(values)} numbers")
+        if problem is None and (min(values[:3]) < 1 or min(values) < 0):
+            problem = failed(f"layer {index} {describe(layer)} has a kernel, stride or dilation below 1 (or a "
+                             "negative padding)", "each is a whole number >= 1")
+        if problem is None and max(values) > MAX_TARGET:
+            problem = failed(f"layer {index} {describe(layer)} has a kernel, stride or dilation above {MAX_TARGET}, "
+                             "larger than any image this exercise is about", "each is a few pixels")
+        if problem is not None:
+            return None, failed(f"could not read {name}: {problem.message}",
+                                problem.hint or "give a list of tuples like [(3, 2), (3, 1)] (kernel, stride)")
+        specs.append((*values, 1) if len(values) == 2 else values[:3])
+    return specs, None
+
+
 def check_chain_rf(answer, layers=EXERCISE_CHAIN) -> CheckResult:
     """Check the receptive-field size ``answer`` (pixels along one axis) of the chain ``layers``."""
     if not_done(answer):
         return failed(NOT_DONE, "apply r += (k - 1) * d * jump, then jump *= s, layer by layer")
-    answer, problem = _as_int(answer, "the receptive field")
+    specs, problem = read_layers(layers, "the chain's layers")
     if problem is not None:
         return problem
-    steps = chain_steps(list(layers))
+    answer, problem = whole_number(answer, "the receptive field", minimum=1)
+    if problem is not None:
+        return problem
+    steps = chain_steps(specs)
     expected = steps[-1].size
     if answer == expected:
         return passed(f"receptive field {answer} px: right ("
                       + " -> ".join(str(step.size) for step in steps) + ")")
-    specs = [_normalise(layer) for layer in layers]
     no_jump = 1 + sum((k - 1) * d for k, _, d in specs)
     if answer == no_jump:
         return failed(f"{answer} px, expected {expected}: you added (k - 1) * d for every layer but forgot the jump",
@@ -85,8 +123,17 @@ def check_depth_to_see_outline(answer, distance: int, kernel: int = 3) -> CheckR
     ``n * (kernel - 1) / 2`` px on each side: the answer is ``ceil(distance / ((kernel - 1) / 2))``.
     """
     if not_done(answer):
-        return failed(NOT_DONE, f"how far does a stack of n stride-1 {kernel}x{kernel} layers reach from its centre?")
-    answer, problem = _as_int(answer, "the number of layers")
+        return failed(NOT_DONE, f"how far does a stack of n stride-1 {describe(kernel)}x{describe(kernel)} layers "
+                                "reach from its centre?")
+    kernel, problem = whole_number(kernel, "kernel")
+    if problem is None and (kernel < 3 or kernel % 2 == 0):
+        problem = failed(f"kernel {kernel}: a stride-1 layer reaches (kernel - 1) / 2 px on each side of its pixel, so "
+                         "the kernel must be odd and at least 3 (a 1x1 layer never reaches a neighbour; an even one "
+                         "is not centred)", "use kernel=3, 5 or 7")
+    if problem is None:
+        distance, problem = whole_number(distance, "distance (px from the outline)", minimum=1)
+    if problem is None:
+        answer, problem = whole_number(answer, "the number of layers", minimum=0)
     if problem is not None:
         return problem
     step = (kernel - 1) // 2  # how much farther each layer reaches on each side
@@ -136,46 +183,34 @@ def design_cost(layers) -> float:
 
 def cheapest_design(target: int = 64, max_output_stride: int = 8) -> list[tuple[int, int]]:
     """The chain of 3x3 convolutions (stride 1 or 2) of least :func:`design_cost` whose field is at
-    least ``target`` px and whose output is at most ``max_output_stride`` times coarser than the input.
+    least ``target`` px and whose output is at most ``max_output_stride`` (a power of two) times coarser
+    than the input.
 
-    A shortest-path search over (field, jump) states, so the answer is exact, not a rule of thumb.
+    Exact, not a rule of thumb: swapping a stride-1 layer with the stride-2 layer right after it makes
+    the pair cheaper (both then run on the smaller map) and their field larger, so a cheapest chain has
+    its stride-2 layers first. It remains to try every number of stride-2 layers the rule allows, each
+    followed by as few stride-1 layers as reach the field. In O(log max_output_stride) steps.
     """
-    start = (1, 1)
-    frontier = [(0.0, start, ())]
-    done = set()
-    while frontier:
-        cost, (field, jump), chain = heapq.heappop(frontier)
-        if field >= target:
-            return list(chain)
-        if (field, jump) in done:
-            continue
-        done.add((field, jump))
-        for stride in (1, 2):
-            if jump * stride > max_output_stride:
-                continue
-            grown = min(field + (DESIGN_KERNEL - 1) * jump, target)
-            heapq.heappush(frontier, (cost + 1 / (jump * stride) ** 2, (grown, jump * stride),
-                                      chain + ((DESIGN_KERNEL, stride),)))
-    raise ValueError(f"no chain reaches {target} px")  # unreachable: stride-1 layers always grow the field
+    best: list[tuple[int, int]] | None = None
+    for strided in range(int(math.log2(max_output_stride)) + 1):
+        jump = 2**strided
+        field = 1 + (DESIGN_KERNEL - 1) * (jump - 1)  # after the stride-2 layers: 1 + 2 * (1 + 2 + ... + jump / 2)
+        more = max(0, -(-(target - field) // ((DESIGN_KERNEL - 1) * jump)))  # stride-1 layers, each adds 2 * jump
+        chain = [(DESIGN_KERNEL, 2)] * strided + [(DESIGN_KERNEL, 1)] * more
+        if best is None or design_cost(chain) < design_cost(best) - 1e-12:
+            best = chain
+    return best
 
 
 def _as_layers(layers):
     """``(list of (kernel, stride, dilation), None)`` or ``(None, failing CheckResult)``."""
     if not_done(layers):
         return None, failed(NOT_DONE, "give a list of (kernel, stride) tuples")
-    if not isinstance(layers, (list, tuple)):
-        return None, failed(f"expected a list of (kernel, stride) tuples, got {type(layers).__name__}",
-                            "e.g. [(3, 2), (3, 1)]")
-    if not layers or any(not_done(layer) or (isinstance(layer, (tuple, list)) and any(
-            not_done(value) for value in layer)) for layer in layers):
+    if isinstance(layers, (list, tuple)) and (not layers or any(
+            not_done(layer) or (isinstance(layer, (tuple, list)) and any(not_done(value) for value in layer))
+            for layer in layers)):
         return None, failed(NOT_DONE, "give a list of (kernel, stride) tuples")
-    try:
-        specs = [_normalise(layer) for layer in layers]
-        chain_steps(list(layers))
-    except Exception as error:  # noqa: BLE001
-        return None, failed(f"could not read your layers ({error})",
-                            "give a list of tuples like [(3, 2), (3, 1)] (kernel, stride)")
-    return specs, None
+    return read_layers(layers, "your layers")
 
 
 def check_design(layers, target: int = 64, max_output_stride: int = 8) -> CheckResult:
@@ -186,12 +221,23 @@ def check_design(layers, target: int = 64, max_output_stride: int = 8) -> CheckR
     coarser output (six stride-2 layers: 64 times coarser) or at a higher cost (stride-1 layers first,
     too few strides, a layer too many) gets its mistake named.
     """
+    if not_done(layers):
+        return failed(NOT_DONE, "give a list of (kernel, stride) tuples")
+    target, problem = whole_number(target, "target (the image side in px)", minimum=2, maximum=MAX_TARGET)
+    if problem is None:
+        max_output_stride, problem = whole_number(max_output_stride, "max_output_stride", minimum=1,
+                                                  maximum=MAX_TARGET)
+    if problem is None and max_output_stride & (max_output_stride - 1):
+        problem = failed(f"max_output_stride {max_output_stride} is not a power of two: each stride-2 layer doubles "
+                         "how much coarser the output is (1, 2, 4, 8, ...)", "give a power of two, e.g. 8")
+    if problem is not None:
+        return problem
     specs, problem = _as_layers(layers)
     if problem is not None:
         return problem
     for index, (k, s, d) in enumerate(specs):
         if k != DESIGN_KERNEL or s not in (1, 2) or d != 1:
-            return failed(f"layer {index} {tuple(layers[index])} breaks the rules: every layer is a "
+            return failed(f"layer {index} {(k, s) if d == 1 else (k, s, d)} breaks the rules: every layer is a "
                           f"{DESIGN_KERNEL}x{DESIGN_KERNEL} convolution with stride 1 or 2, no dilation",
                           "a bigger kernel or stride is an easy way out, but not this exercise's")
     steps = chain_steps([(k, s) for k, s, _ in specs])

@@ -13,11 +13,23 @@ are measured with PyTorch's own layers, never computed with the formula the lear
 
 from __future__ import annotations
 
+import warnings
+
+import numpy
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from segedu.course.checks import CheckResult, failed, not_done, passed
+from segedu.course.checks import (
+    CheckResult,
+    describe,
+    expect_function,
+    failed,
+    not_done,
+    passed,
+    raised,
+    whole_number,
+)
 
 __all__ = ["check_exact_upsampling", "check_flat_input_block", "flat_input_block_measured", "UPSAMPLING_CASES",
            "BLOCK_CASES"]
@@ -31,12 +43,33 @@ INPUT_SIDES = (3, 5, 8)
 """Input sides every answer must upsample exactly."""
 
 
-def _transposed_side(side: int, kernel: int, stride: int, padding: int, output_padding: int) -> int:
-    """The output side of ``nn.ConvTranspose2d`` on a ``side x side`` input (measured by running it)."""
+def _transposed_side(side: int, kernel: int, stride: int, padding: int, output_padding: int) -> int | None:
+    """The output side of ``nn.ConvTranspose2d`` on a ``side x side`` input (measured by running it), or ``None``
+    when PyTorch refuses the settings (a padding that crops more than the layer makes)."""
     layer = nn.ConvTranspose2d(1, 1, kernel, stride=stride, padding=padding, output_padding=output_padding,
                                bias=False)
-    with torch.no_grad():
-        return layer(torch.zeros(1, 1, side, side)).shape[-1]
+    try:
+        with torch.no_grad():
+            return layer(torch.zeros(1, 1, side, side)).shape[-1]
+    except RuntimeError:  # "Output size is too small" and the like: the learner's settings, reported by the caller
+        return None
+
+
+def _pair(answer, case: str) -> tuple[tuple[int, int] | None, CheckResult | None]:
+    """``((padding, output_padding), None)`` for a pair of ints (numpy and torch ones too), else a failing result."""
+    if isinstance(answer, (numpy.ndarray, torch.Tensor)) and answer.ndim == 1:
+        answer = tuple(answer)
+    if not isinstance(answer, (tuple, list)) or len(answer) != 2:
+        return None, failed(f"with {case} your function returned {describe(answer)}, not a pair (padding, "
+                            "output_padding)", "return two numbers: return padding, output_padding")
+    values = []
+    for value in answer:
+        whole, problem = whole_number(value, "each", floats=False)
+        if problem is not None:
+            return None, failed(f"with {case}: padding and output_padding must be ints, got {describe(answer)}",
+                                "use integer division // (and int(...) if you computed with floats)")
+        values.append(whole)
+    return (values[0], values[1]), None
 
 
 def check_exact_upsampling(function) -> CheckResult:
@@ -45,24 +78,22 @@ def check_exact_upsampling(function) -> CheckResult:
     ``0 <= output_padding < stride``). Tried on :data:`UPSAMPLING_CASES`; any valid answer passes."""
     if not_done(function):
         return failed(NOT_DONE, "write a function of (kernel, stride) that returns (padding, output_padding)")
-    if not callable(function):
-        return failed(f"expected a function, got {type(function).__name__}",
-                      "pass the function itself (no parentheses)")
+    problem = expect_function(function, "exact_upsampling", "check_exact_upsampling(my_function)")
+    if problem is not None:
+        return problem
+    answers = {}
     for kernel, stride in UPSAMPLING_CASES:
         case = f"kernel {kernel}, stride {stride}"
         try:
             answer = function(kernel, stride)
         except Exception as error:  # noqa: BLE001 - the learner's code: report it, never crash the notebook
-            return failed(f"with {case} your function raised {type(error).__name__}: {error}")
+            return failed(f"with {case} {raised(error)}", "call your function on these numbers and read the error")
         if not_done(answer):
             return failed(NOT_DONE, "return a pair (padding, output_padding)")
-        if not isinstance(answer, (tuple, list)) or len(answer) != 2:
-            return failed(f"with {case} your function returned {answer!r}, not a pair (padding, output_padding)",
-                          "return two numbers: return padding, output_padding")
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in answer):
-            return failed(f"with {case}: padding and output_padding must be ints, got {answer!r}",
-                          "use integer division // (and int(...) if you computed with floats)")
-        padding, output_padding = answer
+        answer, problem = _pair(answer, case)
+        if problem is not None:
+            return problem
+        padding, output_padding = answers[kernel, stride] = answer
         if padding < 0:
             return failed(f"with {case}: padding {padding} is negative; PyTorch refuses it",
                           "when kernel - stride is negative, output_padding has to add the missing pixels")
@@ -71,8 +102,19 @@ def check_exact_upsampling(function) -> CheckResult:
                           "an output_padding as large as the stride",
                           "output_padding only chooses among the `stride` input sizes that a stride-s convolution "
                           "maps to the same output; raise padding by 1 and output_padding falls by 2")
+        if padding >= kernel:
+            return failed(f"with {case}: padding {padding} is not smaller than the kernel: the padding crops "
+                          f"{padding} pixels from each border of what the kernel copies make, which shrinks the map "
+                          "instead of enlarging it (PyTorch refuses most such layers)",
+                          "you need 2 * padding - output_padding = kernel - stride: padding is about half of "
+                          "kernel - stride")
         for side in INPUT_SIDES:
             got = _transposed_side(side, kernel, stride, padding, output_padding)
+            if got is None:
+                return failed(f"with {case}, padding {padding} and output_padding {output_padding}: PyTorch refuses "
+                              f"to run the layer on a {side}-pixel side, whose output would be empty",
+                              "padding removes 2 pixels per unit and output_padding adds 1: you need "
+                              "2 * padding - output_padding = kernel - stride")
             if got == stride * side:
                 continue
             message = (f"with {case}, padding {padding} and output_padding {output_padding} turn a {side}-pixel "
@@ -83,7 +125,7 @@ def check_exact_upsampling(function) -> CheckResult:
             return failed(message, "padding removes 2 pixels per unit and output_padding adds 1: you need "
                           "2 * padding - output_padding = kernel - stride")
     return passed(f"every (kernel, stride) of {len(UPSAMPLING_CASES)} cases multiplies the size exactly by the "
-                  f"stride; for kernel 3, stride 2 you chose {tuple(function(3, 2))}, the encoder-decoder's "
+                  f"stride; for kernel 3, stride 2 you chose {answers[3, 2]}, the encoder-decoder's "
                   "kernel-3 step uses (1, 1)")
 
 
@@ -138,9 +180,9 @@ def check_flat_input_block(function) -> CheckResult:
     :func:`flat_input_block_measured`). Tried on :data:`BLOCK_CASES` with random weights."""
     if not_done(function):
         return failed(NOT_DONE, "write a function of (weight, stride, padding) that returns a stride x stride tensor")
-    if not callable(function):
-        return failed(f"expected a function, got {type(function).__name__}",
-                      "pass the function itself (no parentheses)")
+    problem = expect_function(function, "flat_input_block", "check_flat_input_block(my_function)")
+    if problem is not None:
+        return problem
     generator = torch.Generator().manual_seed(3)
     for kernel, stride, padding in BLOCK_CASES:
         weight = torch.randint(-3, 6, (kernel, kernel), generator=generator).double()
@@ -148,11 +190,15 @@ def check_flat_input_block(function) -> CheckResult:
         try:
             got = function(weight.clone(), stride, padding)
         except Exception as error:  # noqa: BLE001 - the learner's code: report it, never crash the notebook
-            return failed(f"with {case} your function raised {type(error).__name__}: {error}")
+            return failed(f"with {case} {raised(error)}", "call your function on a small kernel and read the error")
         if not_done(got):
             return failed(NOT_DONE, "return the stride x stride block")
+        if isinstance(got, (str, bytes)) or (isinstance(got, torch.Tensor) and got.is_complex()):
+            return failed(f"with {case} your function returned {describe(got)}, not a tensor of numbers")
         try:
-            got = torch.as_tensor(got, dtype=torch.float64)
+            with warnings.catch_warnings():  # a list of numpy rows is fine here, whatever torch says of its speed
+                warnings.simplefilter("ignore", UserWarning)
+                got = torch.as_tensor(got, dtype=torch.float64)
         except (TypeError, ValueError, RuntimeError):
             return failed(f"with {case} your function returned {type(got).__name__}, not a tensor of numbers")
         if tuple(got.shape) != (stride, stride):

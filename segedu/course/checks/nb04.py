@@ -13,19 +13,37 @@ values come from running the course's own layers, not from the formula the learn
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from segedu.course.checks import CheckResult, failed, not_done, passed
+from segedu.course.checks import (
+    CheckResult,
+    describe,
+    expect_float32_layer,
+    expect_function,
+    failed,
+    not_done,
+    passed,
+    raised,
+    real_number,
+    whole_number,
+    whole_numbers,
+)
 from segedu.data import SyntheticScenes
 from segedu.metrics import IGNORE_INDEX
 from segedu.models import FCN
 
 FUSION_KEYS = ("score32", "up32to16", "score16", "fused16", "logits")
 """The tensors of the FCN-16s fusion whose (height, width) the shapes exercise asks for."""
+IMAGE_SIDES = (32, 1024)
+"""The image sides :func:`check_fcn16s_shapes` takes: at least one stride-32 cell, at most what a laptop runs in a
+second (the exercise's images have 96 px)."""
+MAX_CLASSES = 254
+"""The most classes a mask can hold: 255 is the ignore label."""
 
 
 def _fcn16s(num_classes: int, seed: int = 0):
@@ -39,7 +57,12 @@ def _fcn16s(num_classes: int, seed: int = 0):
 
 def fcn16s_fusion_sizes(image_size: tuple[int, int] = (96, 96), num_classes: int = 3) -> dict[str, tuple[int, int]]:
     """``{name: (height, width)}`` of the FCN-16s tensors in :data:`FUSION_KEYS` for one image of ``image_size``,
-    measured with forward hooks on :class:`~segedu.models.FCN`."""
+    measured with forward hooks on :class:`~segedu.models.FCN` (once per size: a checker asks again and again)."""
+    return dict(_measured_fusion_sizes(tuple(image_size), num_classes))
+
+
+@functools.lru_cache(maxsize=8)
+def _measured_fusion_sizes(image_size: tuple[int, int], num_classes: int) -> dict[str, tuple[int, int]]:
     model = _fcn16s(num_classes)
     sizes = {}
 
@@ -58,25 +81,45 @@ def fcn16s_fusion_sizes(image_size: tuple[int, int] = (96, 96), num_classes: int
     return {key: sizes[key] for key in FUSION_KEYS}
 
 
+def _image_size(image_size) -> tuple[tuple[int, int] | None, CheckResult | None]:
+    """``((height, width), None)`` for an image size the checker can measure, else ``(None, a failing result)``."""
+    sides, problem = whole_numbers(image_size, "image_size", "(96, 96)")
+    if problem is None and len(sides) != 2:
+        problem = failed(f"image_size should be (height, width), got {describe(image_size)}", "e.g. (96, 96)")
+    if problem is None and not all(IMAGE_SIDES[0] <= side <= IMAGE_SIDES[1] for side in sides):
+        problem = failed(f"image_size {sides}: each side should be from {IMAGE_SIDES[0]} px (one stride-32 cell) to "
+                         f"{IMAGE_SIDES[1]} px", "the exercise's images are 96 x 96")
+    return (None, problem) if problem is not None else (sides, None)
+
+
 def check_fcn16s_shapes(answer, image_size: tuple[int, int] = (96, 96), num_classes: int = 3) -> CheckResult:
-    """``answer``: ``{name: (height, width)}`` for every name in :data:`FUSION_KEYS`."""
+    """``answer``: ``{name: (height, width)}`` for every name in :data:`FUSION_KEYS` (each a tuple, list, numpy
+    array, tensor or ``torch.Size`` of whole numbers; a full ``N x C x H x W`` shape is fine too)."""
     if not_done(answer):
         return failed("not done yet: fill in the (height, width) of each tensor",
                       "the backbone halves the size five times (stride 32); score layers are 1x1 convolutions")
     if not isinstance(answer, dict):
         return failed(f"answer should be a dict name -> (height, width), got {type(answer).__name__}")
-    expected = fcn16s_fusion_sizes(image_size, num_classes)
+    image_size, problem = _image_size(image_size)
+    if problem is None:
+        num_classes, problem = whole_number(num_classes, "num_classes", minimum=1, maximum=MAX_CLASSES)
+    if problem is not None:
+        return problem
     missing = [key for key in FUSION_KEYS if key not in answer]
     if missing:
         return failed(f"missing entries: {', '.join(missing)}", f"give all of {', '.join(FUSION_KEYS)}")
+    expected = fcn16s_fusion_sizes(image_size, num_classes)
     for key in FUSION_KEYS:
         value = answer[key]
-        if not_done(value):
-            return failed(f"not done yet: {key} is still {value!r}")
-        try:
-            got = tuple(int(v) for v in value)
-        except (TypeError, ValueError):
-            return failed(f"{key} should be a pair (height, width), got {value!r}")
+        if not_done(value, (tuple, list)):
+            return failed(f"not done yet: {key} is still {describe(value)}")
+        if isinstance(value, torch.Size):
+            value = tuple(value)
+        got, problem = whole_numbers(value, key, "(3, 3)")
+        if problem is None and len(got) not in (2, 4):
+            problem = failed(f"{key} should be a pair (height, width), got {describe(value)}")
+        if problem is not None:
+            return failed(problem.message, problem.hint or "a size is a whole number of pixels: (height, width)")
         if len(got) == 4:
             got = got[-2:]  # a full N x C x H x W shape is fine too
         if got != expected[key]:
@@ -115,8 +158,9 @@ def check_sum_as_concat_conv(function) -> CheckResult:
     if not_done(function):
         return failed("not done yet: write a function of (score_a, score_b) that returns an nn.Conv2d",
                       "build nn.Conv2d(Ca + Cb, K, 1) and fill its weight and bias from the two layers")
-    if not callable(function):
-        return failed(f"expected a function, got {type(function).__name__}", "pass the function itself")
+    problem = expect_function(function, "sum_as_concat_conv", "check_sum_as_concat_conv(my_function)")
+    if problem is not None:
+        return problem
     for seed, (channels_a, channels_b, classes) in enumerate(SUM_CASES):
         score_a, score_b = _score_layers(channels_a, channels_b, classes, seed)
         case = f"score_a {channels_a} -> {classes} channels, score_b {channels_b} -> {classes}"
@@ -126,12 +170,15 @@ def check_sum_as_concat_conv(function) -> CheckResult:
         except Exception as error:  # noqa: BLE001 - the learner's code: report it, never crash the notebook
             hint = ("the new weight is K x (Ca + Cb) x 1 x 1: torch.cat([score_a.weight, score_b.weight], dim=1)"
                     if isinstance(error, RuntimeError) else "")
-            return failed(f"with {case} your function raised {type(error).__name__}: {error}", hint)
+            return failed(f"with {case} {raised(error)}", hint)
         if not_done(conv):
             return failed("not done yet: your function returns nothing", "return the nn.Conv2d you built")
         if not isinstance(conv, nn.Conv2d):
             return failed(f"expected an nn.Conv2d, got {type(conv).__name__}",
                           "U-Net's fusion is a convolution on the concatenated maps: return an nn.Conv2d")
+        problem = expect_float32_layer(conv, "your convolution")
+        if problem is not None:
+            return problem
         if tuple(conv.kernel_size) != (1, 1):
             return failed(f"your convolution has kernel {tuple(conv.kernel_size)}, not 1 x 1",
                           "the score layers are 1x1 convolutions, and so is their sum")
@@ -147,7 +194,19 @@ def check_sum_as_concat_conv(function) -> CheckResult:
         a = torch.randn(2, channels_a, 5, 6, generator=generator)
         b = torch.randn(2, channels_b, 5, 6, generator=generator)
         with torch.no_grad():
-            got, want = conv(torch.cat([a, b], dim=1)), score_a(a) + score_b(b)
+            want = score_a(a) + score_b(b)
+            try:
+                got = conv(torch.cat([a, b], dim=1))
+            except Exception as error:  # noqa: BLE001 - a layer of the learner's own making
+                return failed(f"with {case}, {raised(error, 'your convolution')}",
+                              "return a plain nn.Conv2d(Ca + Cb, K, kernel_size=1)")
+            if got.shape != want.shape:
+                settings = [f"{name} {value}" for name, value, plain in (
+                    ("stride", conv.stride, (1, 1)), ("padding", conv.padding, (0, 0)),
+                    ("dilation", conv.dilation, (1, 1))) if value not in (plain, "valid", "same")]
+                return failed(f"your convolution turns a 5 x 6 map into {got.shape[-2]} x {got.shape[-1]}"
+                              + (f" ({', '.join(settings)})" if settings else "") + ": the sum keeps the size",
+                              "a 1x1 convolution with stride 1 and no padding keeps every pixel where it is")
             weights_only = (score_a(a) - score_a.bias.view(1, -1, 1, 1)) + (score_b(b) - score_b.bias.view(1, -1, 1, 1))
             swapped = (F.conv2d(a, conv.weight[:, channels_b:]) + F.conv2d(b, conv.weight[:, :channels_b])
                        if channels_a == channels_b else None)
@@ -186,8 +245,10 @@ def cell_oracle_iou_measured(masks: torch.Tensor, class_index: int, stride: int)
     return int((predicted & target & labelled).sum()) / union if union else math.nan
 
 
+@functools.lru_cache(maxsize=1)
 def _oracle_masks() -> torch.Tensor:
-    """Thin-track masks (64 px, the same in every mode) with a band of ignored pixels, as 255 borders would be."""
+    """Thin-track masks (64 px, the same in every mode) with a band of ignored pixels, as 255 borders would be
+    (drawn once: rendering them takes a second, and the checker never changes them)."""
     masks = SyntheticScenes("test", "thin", size=64, length=8).batch(range(8))["mask"]
     masks[:, 20:24] = IGNORE_INDEX
     return masks
@@ -237,8 +298,9 @@ def check_cell_oracle_iou(function) -> CheckResult:
     if not_done(function):
         return failed("not done yet: write a function of (masks, class_index, stride) that returns a float",
                       "average-pool the class indicator over stride x stride cells, vote, paint, then score")
-    if not callable(function):
-        return failed(f"expected a function, got {type(function).__name__}", "pass the function itself")
+    problem = expect_function(function, "cell_oracle_iou", "check_cell_oracle_iou(my_function)")
+    if problem is not None:
+        return problem
     masks = _oracle_masks()
     for class_index in (1, 2):
         for stride in ORACLE_STRIDES:
@@ -246,14 +308,14 @@ def check_cell_oracle_iou(function) -> CheckResult:
             try:
                 got = function(masks.clone(), class_index, stride)
             except Exception as error:  # noqa: BLE001 - the learner's code: report it, never crash the notebook
-                return failed(f"with {case} your function raised {type(error).__name__}: {error}")
+                return failed(f"with {case} {raised(error)}", "call your function on a few masks and read the error")
             if not_done(got):
                 return failed("not done yet: your function returns nothing", "return the IoU as a float")
-            try:
-                got = float(got)
-            except (TypeError, ValueError, RuntimeError):
-                return failed(f"with {case} your function returned {type(got).__name__}, not a number",
-                              "return a float (use .item() or float() on a tensor)")
+            got, problem = real_number(got, f"with {case} your IoU",
+                                       "a union of 0 (no pixel of the class, none painted) gives 0 / 0; count only "
+                                       "labelled pixels, and divide the intersection by the union")
+            if problem is not None:
+                return problem
             want = cell_oracle_iou_measured(masks, class_index, stride)
             if math.isclose(got, want, abs_tol=1e-6):
                 continue

@@ -11,18 +11,22 @@ an unfilled answer (``...`` or ``None``) gives "not done yet", never an exceptio
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
-from segedu.course.checks import CheckResult, failed, not_done, passed
+from segedu.course.checks import CheckResult, describe, failed, not_done, passed, whole_number, whole_numbers
 from segedu.experiments.runs import RUNS
 from segedu.models import PyramidPoolingModule, count_parameters
 
 BINS = (1, 2, 3, 6)
 
 NOT_DONE = "not done yet: replace the ... with your answer"
-ANSWER_TYPES = (tuple, list)
+ANSWER_TYPES = (tuple, list, set, frozenset)
 """Answers of these types are not done while they still hold a ``...``."""
+MAX_CHANNELS = 1024
+"""The widest backbone :func:`check_variant_sizes` takes (the exercise's has 64 channels)."""
 
 
 # ---------------------------------------------------------------- exercise 1: what each variant adds
@@ -34,7 +38,12 @@ VARIANTS = ("pspnet_noppm", "pspnet_b1", "pspnet_max", "pspnet_nodr", "pspnet")
 def variant_sizes(channels: int = 64) -> dict[str, tuple[int, int]]:
     """``{run: (channels the head reads, parameters of the pyramid pooling module)}`` for a backbone whose last
     feature map has ``channels`` channels, measured on :class:`~segedu.models.PyramidPoolingModule` built with
-    each run's options (no module at all for ``pspnet_noppm``)."""
+    each run's options (no module at all for ``pspnet_noppm``); measured once per ``channels``."""
+    return dict(_measured_variant_sizes(channels))
+
+
+@functools.lru_cache(maxsize=8)
+def _measured_variant_sizes(channels: int) -> dict[str, tuple[int, int]]:
     sizes = {}
     for run in VARIANTS:
         options = dict(RUNS[run][1])
@@ -89,6 +98,10 @@ def check_variant_sizes(answer, channels: int = 64) -> CheckResult:
         return failed(NOT_DONE, "fill in a pair (channels, parameters) for every run")
     if not isinstance(answer, dict):
         return failed(f"answer should be a dict run -> (channels, parameters), got {type(answer).__name__}")
+    channels, problem = whole_number(channels, "channels (of the backbone's last map)", minimum=1,
+                                     maximum=MAX_CHANNELS)
+    if problem is not None:
+        return problem
     missing = [run for run in VARIANTS if run not in answer]
     if missing:
         return failed(f"missing runs: {', '.join(missing)}", f"give all of {', '.join(VARIANTS)}")
@@ -97,12 +110,11 @@ def check_variant_sizes(answer, channels: int = 64) -> CheckResult:
         value = answer[run]
         if not_done(value, ANSWER_TYPES):
             return failed(f"{NOT_DONE} ({run})")
-        try:
-            got = tuple(int(v) for v in value)
-        except (TypeError, ValueError):
-            return failed(f"{run} should be a pair of ints (channels, parameters), got {value!r}")
+        got, problem = whole_numbers(value, run, "(128, 4160)")
+        if problem is not None:
+            return problem
         if len(got) != 2:
-            return failed(f"{run} should be a pair (channels, parameters), got {value!r}")
+            return failed(f"{run} should be a pair (channels, parameters), got {describe(value)}")
         if got == expected[run]:
             continue
         wrong = "channels" if got[0] != expected[run][0] else "parameters"
@@ -158,13 +170,17 @@ def bins_that_tell_apart(a: torch.Tensor, b: torch.Tensor, bins=BINS) -> set[int
 
 
 def check_bins_that_tell_apart(answer, pair: str) -> CheckResult:
-    """Check the set of bin sizes (among 1, 2, 3, 6) that tell the two maps of ``pair`` apart."""
+    """Check the set of bin sizes (among 1, 2, 3, 6) that tell the two maps of ``pair`` apart (a set, or a list,
+    tuple, numpy array or tensor, of whole numbers)."""
     if not_done(answer, ANSWER_TYPES):
         return failed(NOT_DONE, "write a set of bin sizes, e.g. {2, 6}")
-    try:
-        chosen = {int(size) for size in answer}
-    except (TypeError, ValueError):
-        return failed(f"the answer should be a set of ints such as {{2, 6}}, got {answer!r}")
+    if not (isinstance(pair, str) and pair in PAIRS):
+        return failed(f"pair should be one of {', '.join(map(repr, PAIRS))}, got {describe(pair)}",
+                      'e.g. check_bins_that_tell_apart(band_bins, "band")')
+    sizes, problem = whole_numbers(answer, "the bin sizes", "{2, 6}", sets=True)
+    if problem is not None:
+        return problem
+    chosen = set(sizes)
     if not chosen <= set(BINS):
         return failed(
             f"{sorted(chosen - set(BINS))} are not bin sizes of the module", "choose among 1, 2, 3, 6"

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import copy
 
+import numpy
 import torch
 from torch import nn
 
-from segedu.course.checks import CheckResult, failed, not_done, passed
+from segedu.course.checks import CheckResult, describe, expect_function, failed, not_done, passed, raised
 from segedu.models import build
 
 NOT_DONE = "not done yet: replace the ... with your answer"
@@ -23,14 +24,41 @@ BACKGROUND = "background"
 
 
 def _names(answer, what: str) -> tuple[set[str] | None, CheckResult | None]:
-    """``(set of strings, None)`` for a list/set/tuple of strings, else ``(None, a failing result)``."""
-    if isinstance(answer, str) or not hasattr(answer, "__iter__"):
+    """``(set of strings, None)`` for a list, set, tuple or 1-d numpy array of strings, else ``(None, a failing
+    result)``."""
+    if isinstance(answer, numpy.ndarray) and answer.ndim == 1:
+        answer = answer.tolist()
+    if not isinstance(answer, (list, tuple, set, frozenset)):
         return None, failed(f"give a list or set of {what}, got {type(answer).__name__}",
-                            f"even one goes in a list: ['{answer}']" if isinstance(answer, str) else "")
+                            f"even one goes in a list: ['{answer}']" if isinstance(answer, str) else
+                            "e.g. ['thin', 'mixed']")
     names = list(answer)
     if not all(isinstance(name, str) for name in names):
-        return None, failed(f"every entry should be one of the {what} (a string)")
+        odd = next(name for name in names if not isinstance(name, str))
+        return None, failed(f"every entry should be one of the {what} (a string), got {describe(odd)}")
     return {name.strip() for name in names}, None
+
+
+def _tracks_table(pretrained_on, classes_by_track) -> CheckResult | None:
+    """A failing result when the checker's own arguments are not class names and a table track -> class names."""
+    if isinstance(pretrained_on, str) or not isinstance(pretrained_on, (list, tuple, set, frozenset)) or not all(
+            isinstance(name, str) for name in pretrained_on):
+        return failed(f"pretrained_on should be the list of classes the backbone was pretrained on, got "
+                      f"{describe(pretrained_on)}", "pass meta['metadata']['pretrained_on']")
+    if not isinstance(classes_by_track, dict) or not all(
+            isinstance(track, str) and isinstance(classes, (list, tuple)) and all(isinstance(c, str) for c in classes)
+            for track, classes in classes_by_track.items()):
+        return failed(f"classes_by_track should be a dict track -> class names, got {describe(classes_by_track)}",
+                      "pass segedu.data.CLASSES")
+    return None
+
+
+def _state_dict_problem(state_dict, name: str, hint: str) -> CheckResult | None:
+    """A failing result when ``state_dict`` is not a non-empty dict of name -> tensor."""
+    if not isinstance(state_dict, dict) or not state_dict or not all(
+            isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in state_dict.items()):
+        return failed(f"{name} should be the checkpoint's dict of tensors, got {describe(state_dict)}", hint)
+    return None
 
 
 # -- transfer or memory ------------------------------------------------------------------------------------
@@ -47,6 +75,9 @@ def check_memory_tracks(answer, pretrained_on, classes_by_track: dict[str, tuple
     ``pretrained_on`` (the classes the backbone was pretrained on, from its checkpoint's meta)."""
     if not_done(answer):
         return failed(NOT_DONE, "compare each track's classes with meta['metadata']['pretrained_on']")
+    problem = _tracks_table(pretrained_on, classes_by_track)
+    if problem is not None:
+        return problem
     chosen, problem = _names(answer, "track names")
     if problem is not None:
         return problem
@@ -103,13 +134,21 @@ def check_backbone_loading(function, state_dict: dict) -> CheckResult:
     """
     if not_done(function):
         return failed(NOT_DONE, "define load_backbone_weights(model, state_dict)")
-    if not callable(function):
-        return failed(f"load_backbone_weights should be a function, got {type(function).__name__}",
-                      "pass the function itself, without brackets")
-    if not isinstance(state_dict, dict) or not state_dict:
-        return failed("state_dict should be the checkpoint's dict of tensors",
-                      "state_dict, meta = segedu.files.load(weights_file)")
+    problem = expect_function(function, "load_backbone_weights",
+                              "check_backbone_loading(load_backbone_weights, checkpoint_state)")
+    if problem is None:
+        problem = _state_dict_problem(state_dict, "state_dict", "state_dict, meta = segedu.files.load(weights_file)")
+    if problem is not None:
+        return problem
     model = _fresh_model()
+    own = model.backbone.state_dict()
+    unfit = [name for name, tensor in state_dict.items() if name not in own or own[name].shape != tensor.shape]
+    if unfit or len(state_dict) != len(own):
+        name = unfit[0] if unfit else next(name for name in own if name not in state_dict)
+        what = ("is not a name of it" if name not in own else f"has shape {tuple(state_dict[name].shape)}, not "
+                f"{tuple(own[name].shape)}") if unfit else "is missing"
+        return failed(f"state_dict is not a checkpoint of the course's backbone: {name} {what}",
+                      "pass checkpoint_state, the state_dict read from the course's backbone file")
     before = copy.deepcopy(model.state_dict())
     head_names = [name for name in before if not name.startswith("backbone.")]
     try:
@@ -123,15 +162,19 @@ def check_backbone_loading(function, state_dict: dict) -> CheckResult:
         if "Missing key" in text:
             return failed("the file holds no weights for the head, so a strict load of the whole model fails",
                           "load into model.backbone; the head starts from random weights")
-        return failed(f"load_backbone_weights raised RuntimeError: {text.splitlines()[0][:200]}",
+        return failed(raised(error, "load_backbone_weights"),
                       "print a few names of state_dict and of model.state_dict() and compare them")
-    except Exception as error:  # the learner's code: report it instead of crashing the notebook
-        return failed(f"load_backbone_weights raised {type(error).__name__}: {str(error)[:200]}",
-                      "try model.backbone.load_state_dict(state_dict)")
+    except Exception as error:  # noqa: BLE001 - the learner's code: report it instead of crashing the notebook
+        return failed(raised(error, "load_backbone_weights"), "try model.backbone.load_state_dict(state_dict)")
     if isinstance(returned, nn.Module) and returned is not model:
         return failed("the function returned another model: the one it was given is unchanged",
                       "load into the model passed as an argument (in place), do not build a new one")
     after = model.state_dict()
+    changed_dtype = sorted(name for name in after if name in before and after[name].dtype != before[name].dtype)
+    if changed_dtype:
+        return failed(f"the model's tensors changed dtype (e.g. {changed_dtype[0]} is now "
+                      f"{after[changed_dtype[0]].dtype}): it can no longer read the course's float32 images",
+                      "load the weights only; do not call .double() or .to(dtype) on the model")
     backbone = {name.removeprefix("backbone."): tensor for name, tensor in after.items() if name.startswith("backbone.")}
     if _same(after, before):
         keys = getattr(returned, "unexpected_keys", None)
@@ -169,12 +212,15 @@ def check_frozen_changes(answer, model: nn.Module, start: dict) -> CheckResult:
     if not_done(answer):
         return failed(NOT_DONE, "compare frozen_model.backbone.state_dict() with the checkpoint's state_dict, "
                                 "name by name (torch.equal)")
+    backbone = getattr(model, "backbone", None) if isinstance(model, nn.Module) else None
+    if not isinstance(backbone, nn.Module):
+        return failed("the model has no .backbone", "pass frozen_model, the model trained with a frozen backbone")
+    problem = _state_dict_problem(start, "start", "pass checkpoint_state, the state_dict the backbone was built from")
+    if problem is not None:
+        return problem
     chosen, problem = _names(answer, "tensor names")
     if problem is not None:
         return problem
-    backbone = getattr(model, "backbone", None)
-    if not isinstance(backbone, nn.Module):
-        return failed("the model has no .backbone", "pass frozen_model, the model trained with a frozen backbone")
     chosen = {name.removeprefix("backbone.") for name in chosen}
     expected = changed_tensors(backbone, start)
     parameters = {name for name, _ in backbone.named_parameters()}

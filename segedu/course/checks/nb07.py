@@ -4,10 +4,27 @@ from __future__ import annotations
 
 import torch
 
-from segedu.course.checks import CheckResult, expect_tensor, failed, passed
+from segedu.course.checks import (
+    DECIMALS,
+    CheckResult,
+    decimals_of,
+    describe,
+    expect_function,
+    expect_tensor,
+    failed,
+    passed,
+    raised,
+    real_number,
+    rounds_to,
+    whole_number,
+)
 from segedu.metrics import ConfusionMatrix
 
 IGNORE = 255
+MAX_CLASSES = 254
+"""The most classes a mask can hold: 255 is the ignore label."""
+COMPUTED_TOLERANCE = 1e-4
+"""How far a computed score may be from the checker's (float32 sums of many pixels)."""
 
 EXAMPLE_TRIMAP = torch.tensor(
     [[2, 2, 2, 2, 2, 2], [2, 3, 3, 3, 3, 2], [2, 3, 1, 1, 3, 2], [2, 3, 1, 1, 3, 2], [2, 3, 3, 3, 3, 2]],
@@ -33,26 +50,21 @@ def check_trimap_to_classes(function) -> CheckResult:
             "trimap_to_classes is still a placeholder",
             "define a function that takes a trimap tensor and returns a mask of class ids",
         )
-    if not callable(function):
-        return failed(
-            f"trimap_to_classes should be a function, got {type(function).__name__}",
-            "write `def trimap_to_classes(trimap): ...` and pass the function itself (no brackets)",
-        )
+    problem = expect_function(function, "trimap_to_classes", "check_trimap_to_classes(trimap_to_classes)")
+    if problem is not None:
+        return problem
     trimap = torch.cat([EXAMPLE_TRIMAP, torch.tensor([[1, 2, 3, 1, 2, 3]], dtype=torch.uint8)])
     before = trimap.clone()
     try:
         mask = function(trimap)
-    except Exception as error:  # the learner's code: report it instead of crashing the notebook
-        return failed(
-            f"trimap_to_classes raised {type(error).__name__}: {error}",
-            "try it on the small trimap above and print what you get",
-        )
+    except Exception as error:  # noqa: BLE001 - the learner's code: report it instead of crashing the notebook
+        return failed(raised(error, "trimap_to_classes"), "try it on the small trimap above and print what you get")
     if mask is None or mask is Ellipsis:
         return _not_done("trimap_to_classes returns nothing yet", "return the mask tensor")
     problem = expect_tensor(mask, "the mask", shape=tuple(trimap.shape))
     if problem is not None:
         return problem
-    if mask.is_floating_point():
+    if mask.is_floating_point() or mask.is_complex():
         return failed(
             f"the mask is {mask.dtype}; class ids must be integers",
             "use .long() (int64), the dtype the loss expects",
@@ -94,17 +106,33 @@ def background_baseline(masks: torch.Tensor, num_classes: int) -> tuple[float, f
     return confusion.pixel_accuracy(), confusion.miou()
 
 
-def _number(value, name: str):
-    """``(float, None)`` or ``(None, a failing result)``."""
-    if isinstance(value, torch.Tensor):
-        if value.numel() != 1:
-            return None, failed(f"{name} should be one number, got a tensor of shape {tuple(value.shape)}",
-                                "average over every labelled pixel of every mask at once, not per image")
-        value = value.item()
-    try:
-        return float(value), None
-    except (TypeError, ValueError):
-        return None, failed(f"{name} should be a number, got {type(value).__name__}", "use .item() on a tensor")
+def _read_masks(masks, num_classes) -> tuple[int | None, CheckResult | None]:
+    """``(num_classes as an int, None)`` when the checker's own arguments are ``N x H x W`` class ids below
+    ``num_classes`` (or 255), else ``(None, a failing result)``."""
+    if not isinstance(masks, torch.Tensor) or masks.dim() != 3 or not masks.numel() or masks.is_floating_point() \
+            or masks.is_complex() or masks.dtype == torch.bool:
+        return None, failed(f"masks should be the N x H x W tensor of class ids of the test images, got "
+                            f"{describe(masks)}", "pass all_test_masks")
+    num_classes, problem = whole_number(num_classes, "num_classes", minimum=1, maximum=MAX_CLASSES)
+    if problem is not None:
+        return None, problem
+    labels = masks[masks != IGNORE]
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        return None, failed(f"the masks hold class ids from {int(labels.min())} to {int(labels.max())}, but "
+                            f"num_classes is {num_classes}", "pass the data's num_classes (data.num_classes)")
+    return num_classes, None
+
+
+def _score(value, want: float) -> str:
+    """``"right"``, ``"coarse"`` (``want`` rounded to fewer than :data:`DECIMALS` decimals) or ``"wrong"``."""
+    if not rounds_to(value, want, COMPUTED_TOLERANCE):
+        return "wrong"
+    return "right" if abs(float(value) - want) <= 1e-12 or decimals_of(value) >= DECIMALS else "coarse"
+
+
+def _near(value: float, candidate: float) -> bool:
+    """``value`` is ``candidate``, computed or rounded (how a wrong answer is matched to a typical mistake)."""
+    return rounds_to(value, candidate, COMPUTED_TOLERANCE)
 
 
 def check_background_baseline(accuracy, miou, masks: torch.Tensor, num_classes: int) -> CheckResult:
@@ -115,39 +143,51 @@ def check_background_baseline(accuracy, miou, masks: torch.Tensor, num_classes: 
     if accuracy is None or accuracy is Ellipsis or miou is None or miou is Ellipsis:
         return _not_done("the two scores are still placeholders",
                          "the prediction is torch.zeros_like(masks); score it on the pixels that are not 255")
-    accuracy, problem = _number(accuracy, "the pixel accuracy")
+    num_classes, problem = _read_masks(masks, num_classes)
+    if problem is not None:
+        return problem
+    given_accuracy, given_miou = accuracy, miou
+    accuracy, problem = real_number(accuracy, "the pixel accuracy")
     if problem is None:
-        miou, problem = _number(miou, "the mIoU")
+        miou, problem = real_number(miou, "the mIoU")
     if problem is not None:
         return problem
     labelled = masks != IGNORE
     want_accuracy, want_miou = background_baseline(masks, num_classes)
-    right_accuracy, right_miou = abs(accuracy - want_accuracy) <= 1e-4, abs(miou - want_miou) <= 1e-4
-    if right_accuracy and right_miou:
+    verdicts = {"pixel accuracy": (_score(given_accuracy, want_accuracy), accuracy, want_accuracy),
+                "mIoU": (_score(given_miou, want_miou), miou, want_miou)}
+    if all(verdict != "wrong" for verdict, _, _ in verdicts.values()):
+        coarse = [(name, value, want) for name, (verdict, value, want) in verdicts.items() if verdict == "coarse"]
+        if coarse:
+            name, value, want = coarse[0]
+            return failed(f"the {name} {value:g} is {want:.5f} rounded to {decimals_of(value)} decimal(s): give at "
+                          f"least {DECIMALS}", f"e.g. {want:.{DECIMALS}f}, or the number your code computes")
         return passed(f"predicting background everywhere scores pixel accuracy {want_accuracy:.3f} but mIoU only "
-                      f"{want_miou:.3f}: compare both with the trained models' rows above")
-    if abs(accuracy - want_miou) <= 1e-4 and abs(miou - want_accuracy) <= 1e-4 and want_miou != want_accuracy:
+                      f"{want_miou:.3f}: compare both with the trained models' rows above (numbers are accepted "
+                      f"rounded to {DECIMALS} decimals or more)")
+    right_accuracy = verdicts["pixel accuracy"][0] != "wrong"
+    if _near(accuracy, want_miou) and _near(miou, want_accuracy) and want_miou != want_accuracy:
         return failed("the two scores are swapped", "accuracy first, then mIoU")
     if not right_accuracy:
         everything = float((masks == 0).float().mean())
-        if abs(accuracy - 100 * want_accuracy) <= 1e-2:
+        if rounds_to(accuracy, 100 * want_accuracy, 1e-2):
             return failed(f"{accuracy:.3g} looks like a percentage", "give a fraction between 0 and 1")
-        if labelled.any() and not labelled.all() and abs(accuracy - everything) <= 1e-4:
+        if labelled.any() and not labelled.all() and _near(accuracy, everything):
             return failed(f"{accuracy:.4f} divides by every pixel, the ignored ones (255) included",
                           "count only the labelled pixels: masks != 255")
-        if abs(accuracy - (1 - want_accuracy)) <= 1e-4:
+        if _near(accuracy, 1 - want_accuracy):
             return failed(f"{accuracy:.4f} is the fraction of pixels that are NOT background",
                           "the prediction is right where the mask is 0")
         return failed(f"the pixel accuracy {accuracy:.4f} is not right",
                       "right pixels / labelled pixels: ((masks == 0) & (masks != 255)).sum() / (masks != 255).sum()")
     present = [c for c in range(num_classes) if bool((masks[labelled] == c).any()) or c == 0]
     background_iou = want_accuracy  # background predicted on every labelled pixel: union = all labelled pixels
-    if abs(miou - 100 * want_miou) <= 1e-2:
+    if rounds_to(miou, 100 * want_miou, 1e-2):
         return failed(f"{miou:.3g} looks like a percentage", "give a fraction between 0 and 1")
-    if abs(miou - background_iou) <= 1e-4 and len(present) > 1:
+    if _near(miou, background_iou) and len(present) > 1:
         return failed(f"{miou:.4f} is the background's IoU alone",
                       f"the other {len(present) - 1} class(es) in the masks have IoU 0, and they count in the mean")
-    if abs(miou - background_iou / num_classes) <= 1e-4 and len(present) < num_classes:
+    if _near(miou, background_iou / num_classes) and len(present) < num_classes:
         return failed(f"{miou:.4f} averages over all {num_classes} classes, also those absent from the masks and "
                       f"the prediction", f"a class absent from both has no IoU and is left out: average over the "
                       f"{len(present)} present classes")

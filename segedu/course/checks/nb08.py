@@ -12,13 +12,69 @@ training ran every step (``completed``): a record stopped early never counts.
 
 from __future__ import annotations
 
+import math
+import numbers
 import statistics
 
-from segedu.course.checks import CheckResult, failed, not_done, passed
+import numpy
+
+from segedu.course.checks import (
+    DECIMALS,
+    CheckResult,
+    decimals_of,
+    describe,
+    failed,
+    not_done,
+    passed,
+    real_number,
+    rounds_to,
+    whole_number,
+)
 from segedu.experiments.results import by_seed, counted, medians
 
 TIE = 1e-9
 """Two values closer than this are equal (ties are all accepted)."""
+RECORDS_HINT = "pass the notebook's records (the leaderboard's list of record dicts)"
+
+
+def _number_or_none(value) -> bool:
+    return value is None or (isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value))
+
+
+def _arguments_problem(records, **names) -> CheckResult | None:
+    """A failing result when ``records`` is not a list of record dicts with the fields the checkers read, or when
+    one of ``names`` (``track=...``, ``better=...``) is not a string."""
+    for what, name in names.items():
+        if not isinstance(name, str):
+            return failed(f"{what} should be a name (a string) such as 'mixed' or 'unet', got {describe(name)}",
+                          f"pass the notebook's {what.upper() if what != 'track' else 'EXERCISE_TRACK'}")
+    if not isinstance(records, (list, tuple)):
+        return failed(f"records should be a list of record dicts, got {describe(records)}", RECORDS_HINT)
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            return failed(f"record {index} is {describe(record)}, not a dict of fields", RECORDS_HINT)
+        missing = [field for field in ("run", "track", "seed", "miou") if field not in record]
+        if missing:
+            return failed(f"record {index} lacks the field(s) {', '.join(missing)}", RECORDS_HINT)
+        about = f"record {index} ({describe(record['run'])} on {describe(record['track'])})"
+        problem = None if isinstance(record["run"], str) and isinstance(record["track"], str) else failed(
+            f"{about}: its run and track should be names (strings)", RECORDS_HINT)
+        if problem is None:
+            _, problem = whole_number(record["seed"], f"{about}: its seed")
+        if problem is None and not isinstance(record.get("completed", False), bool):
+            problem = failed(f"{about} has completed={describe(record['completed'])}, not True or False", RECORDS_HINT)
+        miou = record["miou"]
+        if problem is None and not (_number_or_none(miou) and 0 <= (miou or 0) <= 1
+                                    and (miou is not None or not record.get("completed"))):
+            problem = failed(f"{about} has mIoU {describe(miou)}, not a score between 0 and 1", RECORDS_HINT)
+        if problem is None and not (_number_or_none(record.get("latency_ms")) and (record.get("latency_ms") or 0) >= 0):
+            problem = failed(f"{about} has latency_ms {describe(record.get('latency_ms'))}, not a duration",
+                             RECORDS_HINT)
+        if problem is None and record.get("labelled") is not None:
+            _, problem = whole_number(record["labelled"], f"{about}: its labelled limit", minimum=1)
+        if problem is not None:
+            return problem
+    return None
 
 
 def track_table(records: list[dict], track: str) -> dict[str, dict]:
@@ -85,6 +141,9 @@ def check_best_per_ms(answer, records: list[dict], track: str) -> CheckResult:
     if not_done(answer):
         return failed("not done yet: the answer is still a placeholder",
                       "for each row of the track: median mIoU divided by median latency_ms; keep the largest")
+    problem = _arguments_problem(records, track=track)
+    if problem is not None:
+        return problem
     if not isinstance(answer, str):
         return failed(f"the answer should be a run name (a string), got {type(answer).__name__}",
                       "give the 'run' field of the winning record, e.g. 'unet'")
@@ -109,7 +168,7 @@ def check_best_per_ms(answer, records: list[dict], track: str) -> CheckResult:
     if row["latency_ms"] <= min(r["latency_ms"] for r in rows.values()) + TIE:
         return failed(f"{answer} is the fastest on {track}, but not the best mIoU per millisecond",
                       "divide each row's median mIoU by its median latency_ms")
-    if mine[0] == max(rows, key=lambda name: rows[name]["latency_ms"] / rows[name]["miou"]):
+    if mine[0] == max(rows, key=lambda name: _ms_per_miou(rows[name])):
         return failed(f"{answer} has the largest latency / mIoU: the most milliseconds per unit of mIoU, the "
                       "worst value for money", "divide mIoU by latency, not latency by mIoU")
     if rows[winner]["labelled"] and not row["labelled"] and answer == _best_of(rows, all_scenes=True):
@@ -121,6 +180,11 @@ def check_best_per_ms(answer, records: list[dict], track: str) -> CheckResult:
                       "use the medians over seeds (leaderboard.medians), as the table does")
     return failed(f"{answer} is not the row with the highest median mIoU / median latency on {track}",
                   "compute median mIoU / median latency_ms for every row of the track and take the largest")
+
+
+def _ms_per_miou(row: dict) -> float:
+    """Milliseconds per unit of mIoU (the inverted ratio), infinite for a row whose mIoU is 0."""
+    return row["latency_ms"] / row["miou"] if row["miou"] else math.inf
 
 
 def _best_of(rows: dict[str, dict], all_scenes: bool) -> str | None:
@@ -154,47 +218,64 @@ def per_seed_margins(records: list[dict], track: str, better: str, worse: str) -
 
 
 def check_smallest_margin(value, records: list[dict], track: str, better: str, worse: str) -> CheckResult:
-    """Check ``value``: the smallest over seeds of ``better``'s mIoU minus ``worse``'s, seed by seed."""
+    """Check ``value``: the smallest over seeds of ``better``'s mIoU minus ``worse``'s, seed by seed.
+
+    A computed value must be within 1e-6 of it; a number written by hand must be it correctly rounded to at
+    least :data:`~segedu.course.checks.DECIMALS` decimals (``0.178`` for 0.17796, not ``0.177`` nor ``0.18``).
+    """
     if not_done(value):
         return failed("not done yet: the margin is still a placeholder",
                       "for each seed that both runs have: mIoU of the first minus mIoU of the second; keep the "
-                      "smallest")
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return failed(f"the margin should be a number, got {type(value).__name__}", "return a float")
+                      f"smallest (computed, or rounded to {DECIMALS} decimals or more)")
+    problem = _arguments_problem(records, track=track, better=better, worse=worse)
+    if problem is not None:
+        return problem
+    given = value
+    value, problem = real_number(value, "the margin")
+    if problem is not None:
+        return problem
     margins = per_seed_margins(records, track, better, worse)
     if not margins:
         return failed(f"no seed has a completed record of both {better} and {worse} on {track}",
                       "pick two runs of the same track from the tables above")
     smallest = min(margins.values())
     seeds = ", ".join(f"seed {seed}: {margin:+.3f}" for seed, margin in margins.items())
-    if abs(value - smallest) <= 1e-6:
+    decimals = decimals_of(given)
+    if rounds_to(given, smallest):
+        if decimals < DECIMALS and abs(value - smallest) > 1e-12:
+            return failed(f"{value:g} is the smallest margin {smallest:+.5f} rounded to {decimals} decimal(s): give at "
+                          f"least {DECIMALS}", f"{smallest:+.{DECIMALS}f}, or the number your code computes")
         verdict = ("in every seed" if smallest > 0 else "not in every seed")
         noise = " (under 0.02: within the noise of one seed)" if 0 < smallest < 0.02 else ""
+        rounding = (f"; your {value:g} is {smallest:+.5f} correctly rounded to {decimals} decimals (answers are "
+                    f"accepted rounded to {DECIMALS} decimals or more)" if abs(value - smallest) > 1e-12 else "")
         return passed(f"smallest margin {smallest:+.3f}{noise}: {better} beats {worse} on {track} {verdict} "
-                      f"({seeds})")
+                      f"({seeds}){rounding}")
     a, b = _scores_by_seed(records, better, track), _scores_by_seed(records, worse, track)
-    if abs(value + smallest) <= 1e-6 and smallest != 0:
+    if rounds_to(given, -smallest) and smallest != 0:
         return failed(f"{value:+.4f} has the wrong sign", f"subtract {worse}'s mIoU from {better}'s, not the reverse")
-    if abs(value - (statistics.median(a.values()) - statistics.median(b.values()))) <= 1e-6:
+    if rounds_to(given, statistics.median(a.values()) - statistics.median(b.values())):
         return failed(f"{value:+.4f} is the difference of the medians: one seed can be below it",
                       "pair the records by seed, subtract in each seed, then take the smallest")
-    if abs(value - (min(a.values()) - max(b.values()))) <= 1e-6:
+    if rounds_to(given, min(a.values()) - max(b.values())):
         return failed(f"{value:+.4f} compares {better}'s worst seed with {worse}'s best: different seeds",
                       "subtract within the same seed (same training scenes and initial weights), then take the "
                       "smallest")
-    if len(margins) > 1 and abs(value - statistics.fmean(margins.values())) <= 1e-6:
+    if len(margins) > 1 and rounds_to(given, statistics.fmean(margins.values())):
         return failed(f"{value:+.4f} is the mean margin over seeds", "a claim must hold in every seed: take the "
                       "smallest margin, not the mean")
-    if len(margins) > 1 and abs(value - max(margins.values())) <= 1e-6:
+    if len(margins) > 1 and rounds_to(given, max(margins.values())):
         return failed(f"{value:+.4f} is the largest margin", "take the smallest")
     everything = _margins_counting_everything(records, track, better, worse)
-    if everything and abs(value - min(everything.values())) <= 1e-6:
+    if everything and rounds_to(given, min(everything.values())):
         return failed(f"{value:+.4f} counts a record stopped before the end of its recipe",
                       "leave out the records whose 'completed' is False: they never count")
-    if abs(value - 100 * smallest) <= 1e-4:
+    if rounds_to(given, 100 * smallest, 1e-4):
         return failed(f"{value:.3g} looks like a percentage", "give the margin in mIoU (between -1 and 1)")
+    if 0 < decimals < 7 and abs(value - smallest) <= 10.0 ** -decimals:
+        return failed(f"{value:g} is close to the smallest margin {smallest:+.5f}, but not rounded correctly (or "
+                      f"truncated): to {max(decimals, DECIMALS)} decimals it is {smallest:+.{max(decimals, DECIMALS)}f}",
+                      "round to the nearest, or give the number your code computes")
     return failed(f"{value:+.4f} is not the smallest per-seed margin of {better} over {worse} on {track}",
                   "keep the completed records of each run on the track with no 'labelled' limit, pair them by "
                   "'seed', subtract, take the min")
@@ -230,7 +311,12 @@ def check_pareto_front(answer, records: list[dict], track: str) -> CheckResult:
     if not_done(answer):
         return failed("not done yet: the front is still a placeholder",
                       "keep every run that no other run beats on both counts (higher mIoU and lower latency)")
-    if isinstance(answer, str) or not hasattr(answer, "__iter__"):
+    problem = _arguments_problem(records, track=track)
+    if problem is not None:
+        return problem
+    if isinstance(answer, numpy.ndarray) and answer.ndim == 1:
+        answer = answer.tolist()
+    if not isinstance(answer, (list, tuple, set, frozenset)):
         return failed(f"the front should be a list or set of run names, got {type(answer).__name__}",
                       "even a single run goes in a list: ['unet']")
     names = [name.strip() if isinstance(name, str) else name for name in answer]

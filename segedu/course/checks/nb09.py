@@ -8,9 +8,24 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+
+import numpy
 import torch
 
-from segedu.course.checks import CheckResult, expect_tensor, failed, not_done, passed
+from segedu.course.checks import (
+    CheckResult,
+    describe,
+    expect_function,
+    expect_tensor,
+    failed,
+    not_done,
+    passed,
+    raised,
+    whole_number,
+    whole_numbers,
+)
 from segedu.experiments.claims import find as find_claim
 from segedu.models import ASPP, valid_weight_fraction
 from segedu.models.blocks import upsample_to
@@ -63,8 +78,11 @@ def check_aspp_forward(aspp_forward) -> CheckResult:
     Runs it on random ``2 x 6 x 8 x 8`` features with :func:`checking_aspp` (eval mode, so the
     dropout is off) and compares with the module's own forward pass.
     """
-    if not_done(aspp_forward, ANSWER_TYPES) or not callable(aspp_forward):
+    if not_done(aspp_forward, ANSWER_TYPES):
         return failed(NOT_DONE, "define aspp_forward(features, aspp) and pass the function itself")
+    problem = expect_function(aspp_forward, "aspp_forward", "check_aspp_forward(aspp_forward)")
+    if problem is not None:
+        return problem
     aspp = checking_aspp()
     features = torch.randn(2, ASPP_IN, ASPP_SIZE, ASPP_SIZE, generator=torch.Generator().manual_seed(3))
     branches = 2 + len(aspp.rates)
@@ -73,7 +91,7 @@ def check_aspp_forward(aspp_forward) -> CheckResult:
             got = aspp_forward(features.clone(), aspp)
         except Exception as error:  # the learner's code: report, never crash the notebook
             return failed(
-                f"aspp_forward raised {type(error).__name__}: {error}",
+                raised(error, "aspp_forward"),
                 f"run every branch on the same features (in parallel, not one after another), upsample the "
                 f"pooled one to h x w, concatenate the {branches} results along dim=1 ({branches} x {ASPP_OUT} = "
                 f"{branches * ASPP_OUT} channels, what aspp.project expects), then aspp.project",
@@ -86,6 +104,10 @@ def check_aspp_forward(aspp_forward) -> CheckResult:
         problem = expect_tensor(got, "aspp_forward(features, aspp)", (2, ASPP_OUT, ASPP_SIZE, ASPP_SIZE))
         if problem is not None:
             return failed(problem.message, f"ASPP keeps the map's size and ends with {ASPP_OUT} channels")
+        problem = expect_tensor(got, "aspp_forward(features, aspp)", dtype=features.dtype)
+        if problem is not None:
+            return failed(problem.message, "the module and the features are float32: leave the dtype alone (no "
+                          ".double() or dtype=... on the way)")
         want = aspp(features)
         if torch.allclose(got, want, atol=1e-5):
             return passed(f"aspp_forward matches the module: {branches} parallel branches (1x1, rates "
@@ -106,33 +128,49 @@ MIN_VALID = valid_weight_fraction(max(PAPER_RATES), PAPER_MAP)
 """Share of a 3x3 filter inside the map that the paper's largest rate keeps on its maps (about 0.40)."""
 
 
+MAX_MAP = 1024
+"""The largest feature map :func:`check_atrous_rates` takes (the paper's are 33 or 65 px, the course's 8)."""
+
+
 def largest_useful_rate(size: int) -> int:
-    """The largest rate whose 3x3 filter keeps at least :data:`MIN_VALID` of its taps inside a ``size`` map."""
-    rate = 1
-    while valid_weight_fraction(rate + 1, size) >= MIN_VALID:
-        rate += 1
-    return rate
+    """The largest rate whose 3x3 filter keeps at least :data:`MIN_VALID` of its taps inside a ``size`` map
+    (1 if none does). A bisection: the share of taps inside only falls as the rate grows, and from rate ``size``
+    on only the centre tap is left."""
+    low, high = 1, max(1, size)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if valid_weight_fraction(middle, size) >= MIN_VALID:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def check_atrous_rates(rates, map_size: int = 8) -> CheckResult:
     """Check three atrous rates for ASPP's 3x3 branches on ``map_size x map_size`` feature maps.
 
-    Right: three different whole numbers >= 1, each keeping at least :data:`MIN_VALID` of its
-    filter inside the map (as the paper's largest rate, 18, does on its 33 x 33 maps).
+    Right: three different whole numbers >= 1 (ints, numpy or torch ones, or whole floats), each keeping at least
+    :data:`MIN_VALID` of its filter inside the map (as the paper's largest rate, 18, does on its 33 x 33 maps).
     """
     if not_done(rates, ANSWER_TYPES):
         return failed(NOT_DONE, "write three rates as a tuple, e.g. (1, 2, 3)")
-    if isinstance(rates, (int, float)) or not hasattr(rates, "__len__"):
-        return failed(f"rates should be a tuple of three ints, got {rates!r}", "e.g. (1, 2, 3)")
+    map_size, problem = whole_number(map_size, "map_size", minimum=1, maximum=MAX_MAP)
+    if problem is not None:
+        return problem
+    if not isinstance(rates, (tuple, list, set, frozenset, numpy.ndarray, torch.Tensor)) or (
+            isinstance(rates, (numpy.ndarray, torch.Tensor)) and rates.ndim != 1):
+        return failed(f"rates should be a tuple of three ints, got {describe(rates)}", "e.g. (1, 2, 3)")
     if len(rates) != 3:
-        return failed(f"ASPP here has three atrous branches; got {len(rates)} rate(s): {tuple(rates)!r}",
+        return failed(f"ASPP here has three atrous branches; got {len(rates)} rate(s): {describe(rates)}",
                       "give exactly three rates")
-    if not all(isinstance(rate, (int, float)) and not isinstance(rate, bool) and float(rate).is_integer()
-               for rate in rates):
-        return failed(f"rates are whole numbers of pixels (the gap between filter taps), got {tuple(rates)!r}",
-                      "round to ints")
-    rates = tuple(int(rate) for rate in rates)
+    rates, problem = whole_numbers(rates, "rates (the gaps between filter taps)", "(1, 2, 3)", sets=True)
+    if problem is not None:
+        return problem
     useful = largest_useful_rate(map_size)
+    if useful < 3:
+        return failed(f"on {map_size} x {map_size} maps only rate 1{' and 2' if useful == 2 else ''} keep "
+                      f"{MIN_VALID:.0%} of a 3x3 filter's taps inside the map: no three different rates do (maps of "
+                      f"6 x 6 or more allow three)", "ASPP's dilated branches need a larger map: give map_size >= 6")
     if rates in (PAPER_RATES, tuple(2 * r for r in PAPER_RATES)):
         return failed(f"{rates} are the paper's rates, chosen for {PAPER_MAP} x {PAPER_MAP} maps (or 65 x 65 at "
                       f"output stride 8); on {map_size} x {map_size} maps a filter with rate {max(rates)} keeps "
@@ -169,11 +207,26 @@ BOAT_CAR_LEVEL = find_claim("mixed.context_boat").needs  # the course's claims a
 WIRE_MARGIN = -find_claim("mixed.context_keeps_wires").needs
 
 
+def _iou_table_problem(name: str, source) -> CheckResult | None:
+    """A failing result when ``source`` is not something :func:`class_ious` reads into class -> IoU (0..1 or None)."""
+    try:
+        ious = class_ious(source)
+    except TypeError:
+        return failed(f"measured[{name!r}] should be Scores, a leaderboard record or a dict class -> IoU, got "
+                      f"{describe(source)}", "pass the runs' evaluate(...) results or records")
+    for label, value in ious.items():
+        if value is not None and not (isinstance(value, numbers.Real) and not isinstance(value, bool)
+                                      and math.isfinite(value) and 0 <= value <= 1):
+            return failed(f"measured[{name!r}][{label!r}] is {describe(value)}, not an IoU between 0 and 1",
+                          "pass the runs' evaluate(...) results or records")
+    return None
+
+
 def class_ious(source) -> dict[str, float | None]:
     """Per-class IoU of ``source``: a :class:`~segedu.metrics.Scores`, a leaderboard record, or such a dict."""
     if hasattr(source, "class_iou"):
         return dict(source.class_iou)
-    if isinstance(source, dict) and "class_iou" in source:
+    if isinstance(source, dict) and "class_iou" in source and isinstance(source["class_iou"], dict):
         return dict(source["class_iou"])
     if isinstance(source, dict):
         return dict(source)
@@ -251,10 +304,18 @@ def check_who_fixes_what(prediction, measured) -> CheckResult:
     predicted = {}
     for run, fixes in prediction.items():
         fixes = {fixes} if isinstance(fixes, str) else fixes
-        if not isinstance(fixes, (set, frozenset, list, tuple)) or not set(fixes) <= set(FIXES):
-            return failed(f"{run}: {fixes!r} is not a set of {FIXES}", 'e.g. {"wires"}, or set() for neither')
+        if not isinstance(fixes, (set, frozenset, list, tuple)) or not all(
+                isinstance(fix, str) and fix in FIXES for fix in fixes):
+            return failed(f"{run}: {describe(fixes)} is not a set of {FIXES}", 'e.g. {"wires"}, or set() for neither')
         predicted[run] = set(fixes)
-    ious = {run: class_ious(source) for run, source in (measured or {}).items()}
+    if not isinstance(measured, dict):
+        return failed(f"measured should be a dict run -> IoUs, got {describe(measured)}",
+                      "pass the measured IoUs of the runs, with U-Net's as measured['unet']")
+    for run, source in measured.items():
+        problem = _iou_table_problem(run, source)
+        if problem is not None:
+            return problem
+    ious = {run: class_ious(source) for run, source in measured.items()}
     if ious.get("unet", {}).get("wire") is None:
         return failed("no wire IoU for 'unet' in the measurements: it is the reference for the wires",
                       "pass U-Net's IoUs as measured['unet']")
