@@ -124,3 +124,38 @@ def test_a_layer_is_expected_in_float32():
     assert expect_float32_layer(nn.ReLU(), "the layer") is None
     assert "float64" in expect_float32_layer(nn.Conv2d(2, 2, 1).double(), "the layer").message
     assert "float16" in expect_float32_layer(nn.BatchNorm2d(2).half(), "the layer").message
+
+
+def test_a_solution_is_shown_only_after_the_learner_checked_an_answer_of_their_own(monkeypatch, capsys):
+    from segedu.course.checks import NOT_DONE, attempted, checker, show_solution
+
+    monkeypatch.setenv("SEGEDU_FAST", "0")
+
+    @checker
+    def check_answer(answer):
+        if answer is ...:
+            return failed(f"{NOT_DONE}: replace the ... with your answer")
+        return passed("right") if answer == 42 else failed("wrong")
+
+    shown = []
+
+    def solution():
+        shown.append(True)
+        return check_answer(42)
+
+    assert show_solution(solution, after=check_answer) is None  # Run All before trying: nothing revealed
+    assert shown == [] and "check_answer() above" in capsys.readouterr().out
+    check_answer(...)  # the exercise cell as it comes: a placeholder is not an attempt
+    assert not attempted(check_answer) and show_solution(solution, after=check_answer) is None and shown == []
+    check_answer(7)  # a wrong answer is an attempt
+    assert attempted(check_answer)
+    result = show_solution(solution, after=check_answer)
+    assert shown == [True] and result.passed and repr(result) == "✓ right"
+
+
+def test_in_fast_mode_every_solution_runs(monkeypatch):
+    from segedu.course.checks import checker, show_solution
+
+    monkeypatch.setenv("SEGEDU_FAST", "1")
+    never_called = checker(lambda answer: failed("wrong"))
+    assert show_solution(lambda: passed("shown"), after=never_called).passed

@@ -536,3 +536,13 @@ def test_a_tensor_with_an_extra_dimension_is_called_the_wrong_shape(right_calls)
         assert "shape" in result.message, (name, result)
         tried.append(name)
     assert len(tried) >= 4, tried
+
+
+def test_a_placeholder_answer_is_not_an_attempt_and_every_other_answer_is(right_calls):
+    """show_solution() waits for an attempt: each checker must tell the exercise's ``...`` from an answer."""
+    for name, (args, kwargs) in right_calls.items():
+        check = CHECKERS[name]
+        placeholder = check(..., *args[1:], **kwargs) if args else check(**{**kwargs, next(iter(kwargs)): ...})
+        assert checks.is_placeholder_result(placeholder), (name, placeholder)
+        assert not checks.is_placeholder_result(check(*args, **kwargs)), name
+        assert checks.is_placeholder_result(check(None, *args[1:], **kwargs)) if args else True, name

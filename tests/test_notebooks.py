@@ -1,5 +1,6 @@
 """The committed notebooks: clean, runnable in Colab, and in the course's order."""
 
+import ast
 import re
 
 import nbformat
@@ -126,3 +127,51 @@ def test_normalize_turns_markers_into_tags_and_hides_solutions_both_ways():
     assert hidden.source == f"{nbtool.SOLUTION_TITLE}\nanswer = 42\ncheck(answer)"
     assert hidden.metadata == {"tags": ["solution"], "cellView": "form", "jupyter": {"source_hidden": True}}
     assert nbformat.writes(nbtool.normalize(clean)) == nbformat.writes(clean)  # normalising twice changes nothing
+
+
+def python_of(source: str) -> str:
+    """A cell's source with IPython's magic and shell lines (``%...``, ``!...``) turned into ``pass``."""
+    return "\n".join(line[:len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!")) else line
+                     for line in source.splitlines())
+
+
+def bound_names(source: str) -> set[str]:
+    """The names a cell binds at its top level (assignments, loop and with targets, defs, classes, imports);
+    not the local names of its functions, lambdas and comprehensions."""
+    names = set()
+
+    def visit(node):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            return
+        if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            return
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(python_of(source)))
+    return names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_solutions_use_their_own_names_and_wait_for_the_learners_attempt(path):
+    notebook = nbformat.read(path, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    solutions = [cell for cell in code if "solution" in cell.metadata.get("tags", [])]
+    learners = set().union(*(bound_names(cell.source) for cell in code if cell not in solutions))
+    for cell in solutions:
+        names = bound_names(cell.source)
+        # the learner's variables are never changed: a solution's names are its own
+        assert all(name.endswith("_solution") for name in names), (path.name, names)
+        assert not names & learners, (path.name, names & learners)
+        # Run All never reveals an answer: the cell ends with show_solution(..., after=<the checker it calls>)
+        last = ast.parse(python_of(cell.source)).body[-1]
+        assert isinstance(last, ast.Expr) and isinstance(last.value, ast.Call), cell.source
+        call = last.value
+        assert ast.unparse(call.func) == "show_solution", cell.source
+        after = {keyword.arg: ast.unparse(keyword.value) for keyword in call.keywords}.get("after", "")
+        assert re.fullmatch(r"nb\d\d\.check_\w+", after) and f"{after}(" in cell.source, cell.source

@@ -11,17 +11,26 @@ traceback, and is never accepted. Numbers may come as Python numbers, numpy scal
 tensors; a whole number is never made of a fraction by rounding or truncating it. The helpers below
 (:func:`whole_number`, :func:`real_number`, :func:`expect_function`, :func:`raised` ...) do that
 once for every checker.
+
+Every checker is decorated with :func:`checker`, which remembers that the learner checked an answer of
+their own. A solution cell runs its solution through :func:`show_solution`, which shows it only after
+that: Run All, or running the notebook before trying the exercises, never prints an answer the learner
+has not attempted (the tests, in fast mode, run every solution).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import html
 import math
 import numbers
+from collections.abc import Callable
 
 import numpy
 import torch
+
+from segedu import config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +53,60 @@ class CheckResult:
         colour = "#1a7f37" if self.passed else "#cf222e"
         text = html.escape(repr(self)).replace("\n", "<br>")
         return f'<div style="color:{colour};font-family:monospace">{text}</div>'
+
+
+NOT_DONE = "not done yet"
+"""How the message of a checker's result begins when the answer is still a placeholder (``...``)."""
+
+
+def is_placeholder_result(result) -> bool:
+    """True for a checker's result that says the answer is not filled in yet (not an attempt)."""
+    return isinstance(result, CheckResult) and not result.passed and result.message.startswith(NOT_DONE)
+
+
+_attempted: set[tuple[str, str]] = set()
+"""The checkers (module, name) that have seen an answer of the learner's in this kernel."""
+
+
+def _key(check: Callable) -> tuple[str, str]:
+    check = getattr(check, "__wrapped__", check)
+    return getattr(check, "__module__", ""), getattr(check, "__qualname__", repr(check))
+
+
+def checker(function: Callable[..., CheckResult]) -> Callable[..., CheckResult]:
+    """Decorator of an exercise checker: after a call whose answer was not a placeholder, :func:`attempted`
+    is True for it (a right or a wrong answer both count)."""
+    @functools.wraps(function)
+    def check(*args, **kwargs):
+        result = function(*args, **kwargs)
+        if not is_placeholder_result(result):
+            _attempted.add(_key(function))
+        return result
+
+    return check
+
+
+def attempted(check: Callable) -> bool:
+    """Whether the learner has checked an answer of their own with ``check`` in this kernel."""
+    return _key(check) in _attempted
+
+
+HIDDEN = ("Solution not shown yet: it would print the answer, and you have not checked an answer of your own "
+          "with {check}() above. Try the exercise (a wrong answer counts too), then run this cell again. To read "
+          "the solution now, show this cell's code.")
+
+
+def show_solution(solution: Callable[[], object], after: Callable) -> object:
+    """Run ``solution`` (a function of no arguments that prints and checks the solution; its result is
+    returned, so the cell shows it) once the learner has tried the exercise that checker ``after`` checks.
+
+    Before that, print why the solution is not shown and return None: running every cell of a notebook must
+    not reveal the answers. In fast mode (the tests) every solution runs.
+    """
+    if config.is_fast() or attempted(after):
+        return solution()
+    print(HIDDEN.format(check=getattr(after, "__name__", "the checker")))
+    return None
 
 
 def not_done(value, containers: tuple[type, ...] = ()) -> bool:

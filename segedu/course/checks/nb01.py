@@ -19,6 +19,7 @@ from torch import nn
 
 from segedu.course.checks import (
     CheckResult,
+    checker,
     expect_float32_layer,
     expect_function,
     expect_tensor,
@@ -84,6 +85,7 @@ def _weighted_mistakes(logits: torch.Tensor, target: torch.Tensor, weights: torc
     }
 
 
+@checker
 def check_weighted_cross_entropy(function) -> CheckResult:
     """Check ``function(logits N x C x H x W, target int64 N x H x W, weights float C) -> scalar tensor``.
 
@@ -152,6 +154,7 @@ def _reference_miou(matrix: torch.Tensor) -> float:
     return confusion.miou()
 
 
+@checker
 def check_miou_from_confusion(function) -> CheckResult:
     """Check ``function(matrix C x C int64) -> float``, the mIoU of a confusion matrix.
 
@@ -223,6 +226,7 @@ def linear_at_every_window(linear: nn.Linear, x: torch.Tensor, kernel: int) -> t
     return out.reshape(n, -1, height - kernel + 1, width - kernel + 1)
 
 
+@checker
 def check_conv_from_linear(function) -> CheckResult:
     """Check ``function(linear, channels, kernel) -> nn.Conv2d``.
 

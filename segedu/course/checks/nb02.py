@@ -18,7 +18,16 @@ import math
 import numpy
 import torch
 
-from segedu.course.checks import CheckResult, describe, failed, not_done, passed, whole_number, whole_numbers
+from segedu.course.checks import (
+    CheckResult,
+    checker,
+    describe,
+    failed,
+    not_done,
+    passed,
+    whole_number,
+    whole_numbers,
+)
 from segedu.receptive import chain_steps
 
 __all__ = ["EXERCISE_CHAIN", "check_chain_rf", "check_depth_to_see_outline", "check_design", "cheapest_design",
@@ -78,6 +87,7 @@ def read_layers(layers, name: str = "the layers") -> tuple[list[tuple[int, int, 
     return specs, None
 
 
+@checker
 def check_chain_rf(answer, layers=EXERCISE_CHAIN) -> CheckResult:
     """Check the receptive-field size ``answer`` (pixels along one axis) of the chain ``layers``."""
     if not_done(answer):
@@ -114,6 +124,7 @@ def check_chain_rf(answer, layers=EXERCISE_CHAIN) -> CheckResult:
                   "write a table: layer, r, jump; start at r = 1, jump = 1; r += (k - 1) * d * jump; jump *= s")
 
 
+@checker
 def check_depth_to_see_outline(answer, distance: int, kernel: int = 3) -> CheckResult:
     """Check the fewest stride-1 ``kernel`` x ``kernel`` layers after which the output at a pixel
     ``distance`` px (chessboard distance, as :func:`segedu.course.lessons.distance_to_edge`) from the
@@ -213,6 +224,7 @@ def _as_layers(layers):
     return read_layers(layers, "your layers")
 
 
+@checker
 def check_design(layers, target: int = 64, max_output_stride: int = 8) -> CheckResult:
     """Check a chain of 3x3 convolutions (stride 1 or 2) that should see ``target`` px with an output at
     most ``max_output_stride`` times coarser than the input, at the least :func:`design_cost`.

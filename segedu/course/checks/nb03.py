@@ -22,6 +22,7 @@ from torch import nn
 
 from segedu.course.checks import (
     CheckResult,
+    checker,
     describe,
     expect_function,
     failed,
@@ -72,6 +73,7 @@ def _pair(answer, case: str) -> tuple[tuple[int, int] | None, CheckResult | None
     return (values[0], values[1]), None
 
 
+@checker
 def check_exact_upsampling(function) -> CheckResult:
     """``function(kernel, stride) -> (padding, output_padding)``: a transposed convolution with these settings
     turns every ``n x n`` map into ``stride * n x stride * n`` (PyTorch accepts them: ``padding >= 0``,
@@ -174,6 +176,7 @@ def _block_mistakes(weight: torch.Tensor, stride: int, padding: int) -> dict[str
     }
 
 
+@checker
 def check_flat_input_block(function) -> CheckResult:
     """``function(weight k x k, stride, padding) -> stride x stride tensor``: the block that repeats over the
     interior when a 1-channel transposed convolution with ``weight`` runs on an all-ones map (see

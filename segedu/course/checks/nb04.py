@@ -22,6 +22,7 @@ from torch import nn
 
 from segedu.course.checks import (
     CheckResult,
+    checker,
     describe,
     expect_float32_layer,
     expect_function,
@@ -92,6 +93,7 @@ def _image_size(image_size) -> tuple[tuple[int, int] | None, CheckResult | None]
     return (None, problem) if problem is not None else (sides, None)
 
 
+@checker
 def check_fcn16s_shapes(answer, image_size: tuple[int, int] = (96, 96), num_classes: int = 3) -> CheckResult:
     """``answer``: ``{name: (height, width)}`` for every name in :data:`FUSION_KEYS` (each a tuple, list, numpy
     array, tensor or ``torch.Size`` of whole numbers; a full ``N x C x H x W`` shape is fine too)."""
@@ -151,6 +153,7 @@ def _score_layers(channels_a: int, channels_b: int, classes: int, seed: int) -> 
     return layers[0], layers[1]
 
 
+@checker
 def check_sum_as_concat_conv(function) -> CheckResult:
     """``function(score_a, score_b) -> nn.Conv2d``: ``score_a`` (``Ca -> K``) and ``score_b`` (``Cb -> K``) are 1x1
     convolutions; the answer is one 1x1 convolution ``Ca + Cb -> K`` with
@@ -289,6 +292,7 @@ def _oracle_mistakes(masks: torch.Tensor, class_index: int, stride: int) -> dict
     }
 
 
+@checker
 def check_cell_oracle_iou(function) -> CheckResult:
     """``function(masks N x H x W, class_index, stride) -> float``: see :func:`cell_oracle_iou_measured`.
 

@@ -16,7 +16,16 @@ import functools
 import torch
 import torch.nn.functional as F
 
-from segedu.course.checks import CheckResult, describe, failed, not_done, passed, whole_number, whole_numbers
+from segedu.course.checks import (
+    CheckResult,
+    checker,
+    describe,
+    failed,
+    not_done,
+    passed,
+    whole_number,
+    whole_numbers,
+)
 from segedu.experiments.runs import RUNS
 from segedu.models import PyramidPoolingModule, count_parameters
 
@@ -91,6 +100,7 @@ def _variant_mistakes(run: str, channels: int) -> dict[tuple[int, int], tuple[st
     return mistakes
 
 
+@checker
 def check_variant_sizes(answer, channels: int = 64) -> CheckResult:
     """``answer``: ``{run: (channels the head reads, parameters of the module)}`` for every run of
     :data:`VARIANTS`, for a backbone with ``channels`` channels (see :func:`variant_sizes`)."""
@@ -169,6 +179,7 @@ def bins_that_tell_apart(a: torch.Tensor, b: torch.Tensor, bins=BINS) -> set[int
     }
 
 
+@checker
 def check_bins_that_tell_apart(answer, pair: str) -> CheckResult:
     """Check the set of bin sizes (among 1, 2, 3, 6) that tell the two maps of ``pair`` apart (a set, or a list,
     tuple, numpy array or tensor, of whole numbers)."""

@@ -16,7 +16,16 @@ import numpy
 import torch
 from torch import nn
 
-from segedu.course.checks import CheckResult, describe, expect_function, failed, not_done, passed, raised
+from segedu.course.checks import (
+    CheckResult,
+    checker,
+    describe,
+    expect_function,
+    failed,
+    not_done,
+    passed,
+    raised,
+)
 from segedu.models import build
 
 NOT_DONE = "not done yet: replace the ... with your answer"
@@ -70,6 +79,7 @@ def memory_tracks(pretrained_on, classes_by_track: dict[str, tuple[str, ...]]) -
     return {track for track, classes in classes_by_track.items() if seen & (set(classes) - {BACKGROUND})}
 
 
+@checker
 def check_memory_tracks(answer, pretrained_on, classes_by_track: dict[str, tuple[str, ...]]) -> CheckResult:
     """Check ``answer``: the tracks of ``classes_by_track`` (track -> class names) that share a class with
     ``pretrained_on`` (the classes the backbone was pretrained on, from its checkpoint's meta)."""
@@ -124,6 +134,7 @@ def _same(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[name], b[name]) for name in a)
 
 
+@checker
 def check_backbone_loading(function, state_dict: dict) -> CheckResult:
     """Check ``function(model, state_dict)``: it puts ``state_dict`` (a course backbone's checkpoint, read with
     :func:`segedu.files.load`) into ``model.backbone`` of an FCN-8s, in place, and leaves the head alone.
@@ -206,6 +217,7 @@ def changed_tensors(backbone: nn.Module, start: dict) -> set[str]:
             if name not in start or not torch.equal(tensor.cpu(), start[name].cpu())}
 
 
+@checker
 def check_frozen_changes(answer, model: nn.Module, start: dict) -> CheckResult:
     """Check ``answer``: the names of the tensors of ``model.backbone`` (frozen, then trained) that differ from
     ``start``, the checkpoint's state_dict it was built from. Names with a ``backbone.`` prefix are accepted."""

@@ -7,6 +7,7 @@ import torch
 from segedu.course.checks import (
     DECIMALS,
     CheckResult,
+    checker,
     decimals_of,
     describe,
     expect_function,
@@ -43,6 +44,7 @@ def _not_done(what: str, hint: str) -> CheckResult:
     return failed(f"not done yet: {what}", hint)
 
 
+@checker
 def check_trimap_to_classes(function) -> CheckResult:
     """Check a learner's ``trimap_to_classes(trimap) -> mask``: 1 -> 1 (pet), 2 -> 0, 3 -> 255."""
     if function is None or function is Ellipsis:
@@ -135,6 +137,7 @@ def _near(value: float, candidate: float) -> bool:
     return rounds_to(value, candidate, COMPUTED_TOLERANCE)
 
 
+@checker
 def check_background_baseline(accuracy, miou, masks: torch.Tensor, num_classes: int) -> CheckResult:
     """Check the pixel accuracy and mIoU of a "model" that predicts background everywhere on ``masks``.
 

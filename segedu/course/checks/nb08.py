@@ -21,6 +21,7 @@ import numpy
 from segedu.course.checks import (
     DECIMALS,
     CheckResult,
+    checker,
     decimals_of,
     describe,
     failed,
@@ -135,6 +136,7 @@ def best_per_ms(records: list[dict], track: str) -> set[str]:
     return {name for name, v in value.items() if v >= top - TIE}
 
 
+@checker
 def check_best_per_ms(answer, records: list[dict], track: str) -> CheckResult:
     """Check ``answer``: the row of ``track`` (a run, or ``"run (N labelled)"``) with the most median mIoU per
     millisecond of median CPU latency. A run name alone is enough when its best row wins."""
@@ -217,6 +219,7 @@ def per_seed_margins(records: list[dict], track: str, better: str, worse: str) -
     return {seed: a[seed] - b[seed] for seed in sorted(set(a) & set(b))}
 
 
+@checker
 def check_smallest_margin(value, records: list[dict], track: str, better: str, worse: str) -> CheckResult:
     """Check ``value``: the smallest over seeds of ``better``'s mIoU minus ``worse``'s, seed by seed.
 
@@ -306,6 +309,7 @@ def pareto_front(records: list[dict], track: str) -> set[str]:
     return {run for run, row in table.items() if not any(_beats(other, row) for other in table.values())}
 
 
+@checker
 def check_pareto_front(answer, records: list[dict], track: str) -> CheckResult:
     """Check ``answer`` (a list or set of run names): the Pareto front of mIoU against latency on ``track``."""
     if not_done(answer):

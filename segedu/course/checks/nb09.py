@@ -16,6 +16,7 @@ import torch
 
 from segedu.course.checks import (
     CheckResult,
+    checker,
     describe,
     expect_function,
     expect_tensor,
@@ -72,6 +73,7 @@ def _aspp_variants(features: torch.Tensor, aspp: ASPP) -> dict[str, torch.Tensor
     }
 
 
+@checker
 def check_aspp_forward(aspp_forward) -> CheckResult:
     """Check ``aspp_forward(features, aspp) -> tensor`` against :meth:`segedu.models.ASPP.forward`.
 
@@ -146,6 +148,7 @@ def largest_useful_rate(size: int) -> int:
     return low
 
 
+@checker
 def check_atrous_rates(rates, map_size: int = 8) -> CheckResult:
     """Check three atrous rates for ASPP's 3x3 branches on ``map_size x map_size`` feature maps.
 
@@ -285,6 +288,7 @@ _PHRASES = {"boats_and_cars": ("tells boats from cars", "does not tell boats fro
             "wires": ("keeps the wires", "loses the wires")}
 
 
+@checker
 def check_who_fixes_what(prediction, measured) -> CheckResult:
     """Check a prediction of what each model gets right against measured IoUs.
 
