@@ -1,4 +1,4 @@
-"""The models of notebook 09: where the global prior enters (UNetPPM, UNetContext) and DeepLabV3+ with its ASPP.
+"""The models of notebook 08: where the global prior enters (UNetPPM, UNetContext) and DeepLabV3+ with its ASPP.
 
 The shared checks (any input size, forward and backward, clear errors) are in test_models.py; here
 is what each of these models claims to compute.

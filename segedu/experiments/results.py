@@ -136,7 +136,7 @@ def values_by_seed(records: list[dict], run: str, track: str, metric: Metric = "
 
 NOISE = 0.02
 """A difference of mIoU smaller than this is treated as within the noise of one seed (the level notebooks 06, 07
-and 08 use for their own single-seed runs)."""
+and 09 use for their own single-seed runs)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -30,7 +30,7 @@ RUNS: dict[str, tuple[str, dict]] = {
     "pspnet_nodr": ("pspnet", {"reduce": False}),
     "unet_ppm": ("unet_ppm", {}),
     "unet_context": ("unet_context", {}),
-    # The ablation of unet_context's auxiliary classifier (notebook 09): the context without the auxiliary
+    # The ablation of unet_context's auxiliary classifier (notebook 08): the context without the auxiliary
     # loss, and the auxiliary loss (the same classifier on the bottleneck and its pooled context) without
     # the context before U-Net's classifier.
     "unet_context_noaux": ("unet_context", {"aux_head": False}),

@@ -234,7 +234,7 @@ def record_run(*, run: str, track: str, model, history, scores, recipe, notebook
     """Keep the record of a model a notebook trained (in :func:`runs_path`) and return it; say so when the
     model is undertrained (its training stopped before the end of its recipe).
 
-    Notebook 08 shows these runs next to the benchmark's. The arguments are those of
+    Notebook 09 shows these runs next to the benchmark's. The arguments are those of
     :func:`make_record`; ``notebook`` names the notebook (e.g. ``"01"``).
     """
     if not isinstance(run, str) or not run:

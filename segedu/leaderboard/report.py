@@ -2,7 +2,7 @@
 
 Everything here reads records (:mod:`segedu.leaderboard.records`) and counts only those whose
 training ran every step; records stopped early are listed apart. Used by the benchmark to write
-``results/leaderboard.md`` and ``.png``, and by notebook 08::
+``results/leaderboard.md`` and ``.png``, and by notebook 09::
 
     rows = cost_rows(records)            # one dict per (run, track, labelled): medians and costs
     plot_cost(records, x="latency_ms")   # mIoU against CPU latency, one marker per run, per track
@@ -116,7 +116,7 @@ def png_bytes(figure) -> bytes:
     return buffer.getvalue()
 
 
-# -- accuracy against cost (notebook 08) ---------------------------------------------------------------
+# -- accuracy against cost (notebook 09) ---------------------------------------------------------------
 
 
 def cost_rows(records: list[dict]) -> list[dict]:

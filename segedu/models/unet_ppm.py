@@ -5,7 +5,7 @@ pyramid pooling module (parallel multi-scale: the whole scene pooled into 1x1, 2
 6x6 bins) before the decoder climbs back up. The global prior is there, but it enters at the
 coarsest map: to reach a pixel it has to pass three upsamplings and three merges with skips
 that carry no scene context, and the decoder can (and on the mixed track does) learn to
-ignore it. Notebook 09 measures it against :class:`~segedu.models.unet_context.UNetContext`,
+ignore it. Notebook 08 measures it against :class:`~segedu.models.unet_context.UNetContext`,
 where the same kind of prior enters just before the classifier.
 
     x -> enc0 ------------------------------------------------> cat -> dec0 -> 1x1 -> logits

@@ -1,345 +1,358 @@
-"""Checkers for notebook 09 (both at once: skips and a global prior in one model).
+"""Checkers for notebook 09 (leaderboard): value for money, a margin in every seed, the Pareto front.
 
-* :func:`check_aspp_forward`: the learner's forward pass of :class:`segedu.models.ASPP`.
-* :func:`check_atrous_rates`: three atrous rates for a feature map of a given size.
-* :func:`check_who_fixes_what`: which model fixes which error of the mixed track, against measured IoUs
-  (:func:`what_the_run_says` reads them).
+Every checker reads the same records as the notebook (a list of record dicts, see
+:mod:`segedu.experiments.results`) and compares runs on one track, medians over the seeds whose
+training ran every step (``completed``): a record stopped early never counts.
+
+* :func:`check_best_per_ms`: the row of the table with the most median mIoU per millisecond of median latency
+  (rows with a ``labelled`` limit count: they are models too);
+* :func:`check_smallest_margin`: the smallest per-seed margin of one run over another;
+* :func:`check_pareto_front`: the runs that no other run beats on both mIoU and latency.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import statistics
 
 import numpy
-import torch
 
 from segedu.course.checks import (
+    DECIMALS,
     CheckResult,
     checker,
+    decimals_of,
     describe,
-    expect_function,
-    expect_tensor,
     failed,
     not_done,
     passed,
-    raised,
+    real_number,
+    rounds_to,
     whole_number,
-    whole_numbers,
 )
-from segedu.experiments.claims import find as find_claim
-from segedu.models import ASPP, valid_weight_fraction
-from segedu.models.blocks import upsample_to
+from segedu.experiments.results import by_seed, counted, medians
 
-NOT_DONE = "not done yet: replace the ... with your answer"
-ANSWER_TYPES = (tuple, list, set, dict)
-"""Answers of these types are not done while they still hold a ``...``."""
+TIE = 1e-9
+"""Two values closer than this are equal (ties are all accepted)."""
+RECORDS_HINT = "pass the notebook's records (the leaderboard's list of record dicts)"
 
 
-# ---------------------------------------------------------------- exercise 1: the ASPP forward pass
-
-ASPP_IN, ASPP_OUT, ASPP_RATES, ASPP_SIZE = 6, 4, (1, 2, 3), 8
-"""The module the checker runs: 6 input channels, 4 per branch, rates 1, 2, 3, on 8 x 8 maps."""
+def _number_or_none(value) -> bool:
+    return value is None or (isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value))
 
 
-def checking_aspp(seed: int = 9) -> ASPP:
-    """A small :class:`~segedu.models.ASPP` with random weights and BatchNorm statistics, in eval mode."""
-    torch.manual_seed(seed)
-    aspp = ASPP(ASPP_IN, ASPP_OUT, ASPP_RATES)
-    with torch.no_grad():
-        for module in aspp.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.running_mean.uniform_(-0.5, 0.5)
-                module.running_var.uniform_(0.5, 2.0)
-                module.weight.uniform_(0.5, 1.5)
-                module.bias.uniform_(-0.5, 0.5)
-    return aspp.eval()
-
-
-def _aspp_variants(features: torch.Tensor, aspp: ASPP) -> dict[str, torch.Tensor]:
-    """Typical wrong forward passes that still run, and what to say about them."""
-    size = features.shape[-2:]
-    one, atrous = aspp.conv1x1(features), [conv(features) for conv in aspp.atrous]
-    pooled = upsample_to(aspp.image_pooling(features), size)
-    unpooled = aspp.image_pooling[2](aspp.image_pooling[1](features))  # the 1x1 conv at every pixel, no average
-    return {
-        "the image-pooling branch must average the whole map first: call aspp.image_pooling(features) (pool, "
-        "1x1 conv, ReLU), then upsample it to h x w": aspp.project(torch.cat([one, *atrous, unpooled], dim=1)),
-        "the branches are concatenated in another order than the projection expects: the 1x1 branch, then the "
-        "atrous branches in the order of aspp.atrous, then image pooling last":
-            aspp.project(torch.cat([pooled, one, *atrous], dim=1)),
-        "the atrous branches are in reverse order: concatenate them in the order of aspp.atrous (rates "
-        f"{aspp.rates})": aspp.project(torch.cat([one, *reversed(atrous), pooled], dim=1)),
-    }
-
-
-@checker
-def check_aspp_forward(aspp_forward) -> CheckResult:
-    """Check ``aspp_forward(features, aspp) -> tensor`` against :meth:`segedu.models.ASPP.forward`.
-
-    Runs it on random ``2 x 6 x 8 x 8`` features with :func:`checking_aspp` (eval mode, so the
-    dropout is off) and compares with the module's own forward pass.
-    """
-    if not_done(aspp_forward, ANSWER_TYPES):
-        return failed(NOT_DONE, "define aspp_forward(features, aspp) and pass the function itself")
-    problem = expect_function(aspp_forward, "aspp_forward", "check_aspp_forward(aspp_forward)")
-    if problem is not None:
-        return problem
-    aspp = checking_aspp()
-    features = torch.randn(2, ASPP_IN, ASPP_SIZE, ASPP_SIZE, generator=torch.Generator().manual_seed(3))
-    branches = 2 + len(aspp.rates)
-    with torch.no_grad():
-        try:
-            got = aspp_forward(features.clone(), aspp)
-        except Exception as error:  # the learner's code: report, never crash the notebook
-            return failed(
-                raised(error, "aspp_forward"),
-                f"run every branch on the same features (in parallel, not one after another), upsample the "
-                f"pooled one to h x w, concatenate the {branches} results along dim=1 ({branches} x {ASPP_OUT} = "
-                f"{branches * ASPP_OUT} channels, what aspp.project expects), then aspp.project",
-            )
-        if got is None or got is Ellipsis:
-            return failed(NOT_DONE, "return the projected tensor")
-        if isinstance(got, torch.Tensor) and got.dim() == 4 and got.shape[1] == branches * ASPP_OUT:
-            return failed(f"the result has {got.shape[1]} channels, the concatenation's: it never went through "
-                          "the projection", f"finish with aspp.project(...), back to {ASPP_OUT} channels")
-        problem = expect_tensor(got, "aspp_forward(features, aspp)", (2, ASPP_OUT, ASPP_SIZE, ASPP_SIZE))
+def _arguments_problem(records, **names) -> CheckResult | None:
+    """A failing result when ``records`` is not a list of record dicts with the fields the checkers read, or when
+    one of ``names`` (``track=...``, ``better=...``) is not a string."""
+    for what, name in names.items():
+        if not isinstance(name, str):
+            return failed(f"{what} should be a name (a string) such as 'mixed' or 'unet', got {describe(name)}",
+                          f"pass the notebook's {what.upper() if what != 'track' else 'EXERCISE_TRACK'}")
+    if not isinstance(records, (list, tuple)):
+        return failed(f"records should be a list of record dicts, got {describe(records)}", RECORDS_HINT)
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            return failed(f"record {index} is {describe(record)}, not a dict of fields", RECORDS_HINT)
+        missing = [field for field in ("run", "track", "seed", "miou") if field not in record]
+        if missing:
+            return failed(f"record {index} lacks the field(s) {', '.join(missing)}", RECORDS_HINT)
+        about = f"record {index} ({describe(record['run'])} on {describe(record['track'])})"
+        problem = None if isinstance(record["run"], str) and isinstance(record["track"], str) else failed(
+            f"{about}: its run and track should be names (strings)", RECORDS_HINT)
+        if problem is None:
+            _, problem = whole_number(record["seed"], f"{about}: its seed")
+        if problem is None and not isinstance(record.get("completed", False), bool):
+            problem = failed(f"{about} has completed={describe(record['completed'])}, not True or False", RECORDS_HINT)
+        miou = record["miou"]
+        if problem is None and not (_number_or_none(miou) and 0 <= (miou or 0) <= 1
+                                    and (miou is not None or not record.get("completed"))):
+            problem = failed(f"{about} has mIoU {describe(miou)}, not a score between 0 and 1", RECORDS_HINT)
+        if problem is None and not (_number_or_none(record.get("latency_ms")) and (record.get("latency_ms") or 0) >= 0):
+            problem = failed(f"{about} has latency_ms {describe(record.get('latency_ms'))}, not a duration",
+                             RECORDS_HINT)
+        if problem is None and record.get("labelled") is not None:
+            _, problem = whole_number(record["labelled"], f"{about}: its labelled limit", minimum=1)
         if problem is not None:
-            return failed(problem.message, f"ASPP keeps the map's size and ends with {ASPP_OUT} channels")
-        problem = expect_tensor(got, "aspp_forward(features, aspp)", dtype=features.dtype)
-        if problem is not None:
-            return failed(problem.message, "the module and the features are float32: leave the dtype alone (no "
-                          ".double() or dtype=... on the way)")
-        want = aspp(features)
-        if torch.allclose(got, want, atol=1e-5):
-            return passed(f"aspp_forward matches the module: {branches} parallel branches (1x1, rates "
-                          f"{', '.join(map(str, aspp.rates))}, image pooling), concatenated and projected")
-        for mistake, wrong in _aspp_variants(features, aspp).items():
-            if torch.allclose(got, wrong, atol=1e-5):
-                return failed(mistake)
-    return failed(f"the values differ from the module's (max difference {float((got - want).abs().max()):.3g})",
-                  "concatenate [aspp.conv1x1(x), *(conv(x) for conv in aspp.atrous), image pooling upsampled] "
-                  "along dim=1, then aspp.project")
-
-
-# ---------------------------------------------------------------- exercise 2: atrous rates for a map size
-
-PAPER_RATES, PAPER_MAP = (6, 12, 18), 33
-"""DeepLabV3's rates and the side of the maps they were chosen for (513-pixel crops at output stride 16)."""
-MIN_VALID = valid_weight_fraction(max(PAPER_RATES), PAPER_MAP)
-"""Share of a 3x3 filter inside the map that the paper's largest rate keeps on its maps (about 0.40)."""
-
-
-MAX_MAP = 1024
-"""The largest feature map :func:`check_atrous_rates` takes (the paper's are 33 or 65 px, the course's 8)."""
-
-
-def largest_useful_rate(size: int) -> int:
-    """The largest rate whose 3x3 filter keeps at least :data:`MIN_VALID` of its taps inside a ``size`` map
-    (1 if none does). A bisection: the share of taps inside only falls as the rate grows, and from rate ``size``
-    on only the centre tap is left."""
-    low, high = 1, max(1, size)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if valid_weight_fraction(middle, size) >= MIN_VALID:
-            low = middle
-        else:
-            high = middle - 1
-    return low
-
-
-@checker
-def check_atrous_rates(rates, map_size: int = 8) -> CheckResult:
-    """Check three atrous rates for ASPP's 3x3 branches on ``map_size x map_size`` feature maps.
-
-    Right: three different whole numbers >= 1 (ints, numpy or torch ones, or whole floats), each keeping at least
-    :data:`MIN_VALID` of its filter inside the map (as the paper's largest rate, 18, does on its 33 x 33 maps).
-    """
-    if not_done(rates, ANSWER_TYPES):
-        return failed(NOT_DONE, "write three rates as a tuple, e.g. (1, 2, 3)")
-    map_size, problem = whole_number(map_size, "map_size", minimum=1, maximum=MAX_MAP)
-    if problem is not None:
-        return problem
-    if not isinstance(rates, (tuple, list, set, frozenset, numpy.ndarray, torch.Tensor)) or (
-            isinstance(rates, (numpy.ndarray, torch.Tensor)) and rates.ndim != 1):
-        return failed(f"rates should be a tuple of three ints, got {describe(rates)}", "e.g. (1, 2, 3)")
-    if len(rates) != 3:
-        return failed(f"ASPP here has three atrous branches; got {len(rates)} rate(s): {describe(rates)}",
-                      "give exactly three rates")
-    rates, problem = whole_numbers(rates, "rates (the gaps between filter taps)", "(1, 2, 3)", sets=True)
-    if problem is not None:
-        return problem
-    useful = largest_useful_rate(map_size)
-    if useful < 3:
-        return failed(f"on {map_size} x {map_size} maps only rate 1{' and 2' if useful == 2 else ''} keep "
-                      f"{MIN_VALID:.0%} of a 3x3 filter's taps inside the map: no three different rates do (maps of "
-                      f"6 x 6 or more allow three)", "ASPP's dilated branches need a larger map: give map_size >= 6")
-    if rates in (PAPER_RATES, tuple(2 * r for r in PAPER_RATES)):
-        return failed(f"{rates} are the paper's rates, chosen for {PAPER_MAP} x {PAPER_MAP} maps (or 65 x 65 at "
-                      f"output stride 8); on {map_size} x {map_size} maps a filter with rate {max(rates)} keeps "
-                      f"{valid_weight_fraction(max(rates), map_size):.0%} of its taps inside",
-                      f"scale them to the map: rates up to {useful} keep at least {MIN_VALID:.0%}, as the "
-                      f"paper's rate {max(PAPER_RATES)} does on its maps")
-    if min(rates) < 1:
-        return failed(f"rate {min(rates)} is not a convolution: rate 1 is the ordinary 3x3 filter, rate r leaves "
-                      "r - 1 pixels between taps", "use rates >= 1")
-    if len(set(rates)) < 3:
-        return failed(f"{rates} repeats a rate: two branches would look at the same neighbourhood",
-                      "pick three different rates, from small to large")
-    too_large = [rate for rate in sorted(rates) if valid_weight_fraction(rate, map_size) < MIN_VALID]
-    if too_large:
-        rate = too_large[0]
-        return failed(f"on {map_size} x {map_size} maps, rate {rate} keeps only "
-                      f"{valid_weight_fraction(rate, map_size):.0%} of its 3x3 taps inside the map: the rest "
-                      f"multiply the zero padding (at rate {map_size} or more only the centre tap is left, a 1x1 "
-                      "convolution)",
-                      f"keep every rate at most {useful} (at least {MIN_VALID:.0%} of the taps inside, like the "
-                      f"paper's largest rate on its maps); image pooling covers the whole map anyway")
-    kept = ", ".join(f"rate {rate}: {valid_weight_fraction(rate, map_size):.0%}" for rate in sorted(rates))
-    return passed(f"rates {tuple(sorted(rates))} suit {map_size} x {map_size} maps (taps inside the map: {kept})")
-
-
-# ---------------------------------------------------------------- exercise 3: which model fixes which error
-
-MODELS = ("unet_ppm", "unet_context", "deeplabv3plus")
-"""The models of the prediction (the runs of notebook 09)."""
-FIXES = ("boats_and_cars", "wires")
-"""``"boats_and_cars"``: boat and car IoU both >= :data:`BOAT_CAR_LEVEL` (U-Net's error fixed);
-``"wires"``: wire IoU at most :data:`WIRE_MARGIN` below U-Net's (PSPNet's error avoided)."""
-BOAT_CAR_LEVEL = find_claim("mixed.context_boat").needs  # the course's claims about unet_context, asked of every model
-WIRE_MARGIN = -find_claim("mixed.context_keeps_wires").needs
-
-
-def _iou_table_problem(name: str, source) -> CheckResult | None:
-    """A failing result when ``source`` is not something :func:`class_ious` reads into class -> IoU (0..1 or None)."""
-    try:
-        ious = class_ious(source)
-    except TypeError:
-        return failed(f"measured[{name!r}] should be Scores, a leaderboard record or a dict class -> IoU, got "
-                      f"{describe(source)}", "pass the runs' evaluate(...) results or records")
-    for label, value in ious.items():
-        if value is not None and not (isinstance(value, numbers.Real) and not isinstance(value, bool)
-                                      and math.isfinite(value) and 0 <= value <= 1):
-            return failed(f"measured[{name!r}][{label!r}] is {describe(value)}, not an IoU between 0 and 1",
-                          "pass the runs' evaluate(...) results or records")
+            return problem
     return None
 
 
-def class_ious(source) -> dict[str, float | None]:
-    """Per-class IoU of ``source``: a :class:`~segedu.metrics.Scores`, a leaderboard record, or such a dict."""
-    if hasattr(source, "class_iou"):
-        return dict(source.class_iou)
-    if isinstance(source, dict) and "class_iou" in source and isinstance(source["class_iou"], dict):
-        return dict(source["class_iou"])
-    if isinstance(source, dict):
-        return dict(source)
-    raise TypeError(f"expected Scores, a leaderboard record or a dict of class IoUs, got {type(source).__name__}")
+def track_table(records: list[dict], track: str) -> dict[str, dict]:
+    """``{run: medians}`` of the runs on ``track`` trained on all its scenes, from the counted records.
 
-
-def what_the_run_says(measured: dict) -> dict[str, set[str]]:
-    """What each model of :data:`MODELS` in ``measured`` gets right, from its IoUs (see :data:`FIXES`).
-
-    ``measured``: run name -> class IoUs (anything :func:`class_ious` reads), with ``"unet"`` for
-    the wire reference. Models missing from ``measured`` are left out.
+    The medians are :func:`segedu.experiments.results.medians`' (``miou``, ``latency_ms``, ``seeds``, ...);
+    runs with a ``labelled`` limit and records stopped early are left out.
     """
-    ious = {run: class_ious(source) for run, source in measured.items()}
-    unet_wire = ious.get("unet", {}).get("wire")
-    truth = {}
-    for run in MODELS:
-        if run not in ious:
-            continue
-        got, boat, car, wire = set(), ious[run].get("boat"), ious[run].get("car"), ious[run].get("wire")
-        if boat is not None and car is not None and min(boat, car) >= BOAT_CAR_LEVEL:
-            got.add("boats_and_cars")
-        if wire is not None and unet_wire is not None and wire >= unet_wire - WIRE_MARGIN:
-            got.add("wires")
-        truth[run] = got
-    return truth
+    return {run: row for (run, t, labelled), row in medians(records).items() if t == track and not labelled}
 
 
-_WHY = {  # (run, fix, what the run says) -> why, for a prediction that says the opposite
-    ("unet_ppm", "boats_and_cars", False):
-        "its pyramid sits at the bottleneck: the scene reaches a pixel only through three upsamplings, each "
-        "merged with a skip that knows nothing of the scene, and the decoder learned to predict from the skips",
-    ("unet_ppm", "wires", True):
-        "it keeps every skip of U-Net: the full-resolution detail still reaches the classifier",
-    ("unet_context", "boats_and_cars", True):
-        "the pooled scene is concatenated next to every pixel's features right before the classifier: one "
-        "step from the prediction, not three upsamplings away",
-    ("unet_context", "wires", True):
-        "the context is added next to U-Net's last decoder map, not instead of it: the skips still bring the wires",
-    ("deeplabv3plus", "boats_and_cars", True):
-        "ASPP's image-pooling branch is a global prior, and the light decoder puts it two layers before the "
-        "classifier",
-    ("deeplabv3plus", "boats_and_cars", False):
-        "ASPP's image pooling is a global prior, but nothing makes the network use it: the band is one row in "
-        "eight of the 8 x 8 map it averages, and the projection mixes it with four local branches before the "
-        "decoder; a prior that is there is not always a prior that is used",
-    ("deeplabv3plus", "wires", False):
-        "its decoder comes back only to stride 4, with one skip: a wire one or two pixels wide is thinner than "
-        "a stride-4 cell, and the final x4 bilinear upsampling cannot draw it back",
-}
-def _iou(ious: dict, name: str) -> str:
-    value = ious.get(name)
-    return "-" if value is None else f"{value:.2f}"
+def _with_latency(table: dict[str, dict]) -> dict[str, dict]:
+    return {run: row for run, row in table.items() if row["miou"] is not None and row["latency_ms"]}
 
 
-_PHRASES = {"boats_and_cars": ("tells boats from cars", "does not tell boats from cars"),
-            "wires": ("keeps the wires", "loses the wires")}
+def _elsewhere(answer: str, records: list[dict], track: str) -> CheckResult:
+    """The diagnosis for a run name that is not one of ``track``'s compared runs."""
+    if answer in track_table(records, track):
+        return failed(f"{answer} on {track} has no measured latency (or no mIoU): it cannot be placed on the cost "
+                      "axis", "compare the runs that have a latency_ms")
+    labelled = sorted({r.get("labelled") for r in records if r["run"] == answer and r["track"] == track
+                       and r.get("labelled")})
+    if labelled:
+        return failed(f"{answer} on {track} was trained with only {', '.join(map(str, labelled))} labelled scenes "
+                      f"(the pretraining comparison of notebook 06)",
+                      "compare the runs trained on all the track's scenes (records whose 'labelled' is None)")
+    stopped = [r for r in records if r["run"] == answer and r["track"] == track and not r.get("completed")]
+    if stopped:
+        return failed(f"every record of {answer} on {track} was stopped before the end of its recipe: it never "
+                      f"counts", "leave out the records whose 'completed' is False")
+    tracks = sorted({r["track"] for r in records if r["run"] == answer})
+    if tracks:
+        return failed(f"{answer} has records on {', '.join(tracks)}, not on {track}",
+                      f"the question is about the track {track!r}: keep only its records")
+    return failed(f"no record is called {answer!r}", "give the 'run' field of a record, e.g. 'unet'")
+
+
+def row_name(run: str, labelled: int | None) -> str:
+    """A row's name in the leaderboard table: ``"unet"``, or ``"fcn8s_pretrained (64 labelled)"``."""
+    return f"{run} ({labelled} labelled)" if labelled else run
+
+
+def value_rows(records: list[dict], track: str) -> dict[str, dict]:
+    """``{row name: medians}`` of every row of ``track`` in the leaderboard table that has an mIoU and a latency,
+    runs with a ``labelled`` limit included (they are models too, scored on the same test scenes)."""
+    return {row_name(run, labelled): {**row, "run": run, "labelled": labelled}
+            for (run, t, labelled), row in medians(records).items()
+            if t == track and row["miou"] is not None and row["latency_ms"]}
+
+
+def best_per_ms(records: list[dict], track: str) -> set[str]:
+    """The row(s) of ``track`` with the highest median mIoU / median ``latency_ms`` (ties: all of them)."""
+    rows = value_rows(records, track)
+    if not rows:
+        return set()
+    value = {name: row["miou"] / row["latency_ms"] for name, row in rows.items()}
+    top = max(value.values())
+    return {name for name, v in value.items() if v >= top - TIE}
 
 
 @checker
-def check_who_fixes_what(prediction, measured) -> CheckResult:
-    """Check a prediction of what each model gets right against measured IoUs.
+def check_best_per_ms(answer, records: list[dict], track: str) -> CheckResult:
+    """Check ``answer``: the row of ``track`` (a run, or ``"run (N labelled)"``) with the most median mIoU per
+    millisecond of median CPU latency. A run name alone is enough when its best row wins."""
+    if not_done(answer):
+        return failed("not done yet: the answer is still a placeholder",
+                      "for each row of the track: median mIoU divided by median latency_ms; keep the largest")
+    problem = _arguments_problem(records, track=track)
+    if problem is not None:
+        return problem
+    if not isinstance(answer, str):
+        return failed(f"the answer should be a run name (a string), got {type(answer).__name__}",
+                      "give the 'run' field of the winning record, e.g. 'unet'")
+    rows = value_rows(records, track)
+    if not rows:
+        return failed(f"the records hold no completed run on {track} with a latency",
+                      "pick a track of the leaderboard table above")
+    winners, answer = best_per_ms(records, track), answer.strip()
+    named = [name for name in winners if name == answer or rows[name]["run"] == answer]
+    if named:
+        row = rows[named[0]]
+        return passed(f"{named[0]} gives the most mIoU per millisecond on {track}: {row['miou']:.3f} / "
+                      f"{row['latency_ms']:.2f} ms = {row['miou'] / row['latency_ms']:.4f} per ms")
+    mine = [name for name in rows if name == answer or rows[name]["run"] == answer]
+    if not mine:
+        return _elsewhere(answer, records, track)
+    row = rows[mine[0]]
+    winner = sorted(winners)[0]
+    if row["miou"] >= max(r["miou"] for r in rows.values()) - TIE:
+        return failed(f"{answer} has the best mIoU on {track}, but not the best mIoU per millisecond",
+                      "divide each row's median mIoU by its median latency_ms")
+    if row["latency_ms"] <= min(r["latency_ms"] for r in rows.values()) + TIE:
+        return failed(f"{answer} is the fastest on {track}, but not the best mIoU per millisecond",
+                      "divide each row's median mIoU by its median latency_ms")
+    if mine[0] == max(rows, key=lambda name: _ms_per_miou(rows[name])):
+        return failed(f"{answer} has the largest latency / mIoU: the most milliseconds per unit of mIoU, the "
+                      "worst value for money", "divide mIoU by latency, not latency by mIoU")
+    if rows[winner]["labelled"] and not row["labelled"] and answer == _best_of(rows, all_scenes=True):
+        return failed(f"{answer} is the best of the runs trained on all the scenes, but the row {winner} gives more "
+                      f"mIoU per millisecond", "a row with a labelled limit is a model too, scored on the same test "
+                      "scenes: include it")
+    if answer == _mean_ratio_winner(records, track):
+        return failed(f"{answer} wins with means over seeds; with medians another run wins",
+                      "use the medians over seeds (leaderboard.medians), as the table does")
+    return failed(f"{answer} is not the row with the highest median mIoU / median latency on {track}",
+                  "compute median mIoU / median latency_ms for every row of the track and take the largest")
 
-    ``prediction``: run (each of :data:`MODELS`) -> a set of :data:`FIXES` (possibly empty), written
-    before looking at the numbers. ``measured``: see :func:`what_the_run_says`.
+
+def _ms_per_miou(row: dict) -> float:
+    """Milliseconds per unit of mIoU (the inverted ratio), infinite for a row whose mIoU is 0."""
+    return row["latency_ms"] / row["miou"] if row["miou"] else math.inf
+
+
+def _best_of(rows: dict[str, dict], all_scenes: bool) -> str | None:
+    kept = {name: row for name, row in rows.items() if not (all_scenes and row["labelled"])}
+    return max(kept, key=lambda name: kept[name]["miou"] / kept[name]["latency_ms"]) if kept else None
+
+
+def _mean_ratio_winner(records: list[dict], track: str) -> str | None:
+    groups: dict[str, list[dict]] = {}
+    for record in counted(records):
+        if record["track"] == track and record.get("latency_ms"):
+            groups.setdefault(row_name(record["run"], record.get("labelled")), []).append(record)
+    if not groups:
+        return None
+    ratio = {name: statistics.fmean(r["miou"] for r in group) / statistics.fmean(r["latency_ms"] for r in group)
+             for name, group in groups.items()}
+    return max(ratio, key=ratio.get)
+
+
+# -- a margin in every seed ------------------------------------------------------------------------------
+
+
+def _scores_by_seed(records: list[dict], run: str, track: str) -> dict[int, float]:
+    return {seed: record["miou"] for seed, record in by_seed(records, run, track).items()}
+
+
+def per_seed_margins(records: list[dict], track: str, better: str, worse: str) -> dict[int, float]:
+    """``{seed: mIoU of better - mIoU of worse}`` over the seeds where both have a counted record on ``track``."""
+    a, b = _scores_by_seed(records, better, track), _scores_by_seed(records, worse, track)
+    return {seed: a[seed] - b[seed] for seed in sorted(set(a) & set(b))}
+
+
+@checker
+def check_smallest_margin(value, records: list[dict], track: str, better: str, worse: str) -> CheckResult:
+    """Check ``value``: the smallest over seeds of ``better``'s mIoU minus ``worse``'s, seed by seed.
+
+    A computed value must be within 1e-6 of it; a number written by hand must be it correctly rounded to at
+    least :data:`~segedu.course.checks.DECIMALS` decimals (``0.178`` for 0.17796, not ``0.177`` nor ``0.18``).
     """
-    unfilled = isinstance(prediction, dict) and any(not_done(v, ANSWER_TYPES) for v in prediction.values())
-    if not_done(prediction, ANSWER_TYPES) or unfilled:
-        return failed(NOT_DONE, 'write a dict such as {"unet_ppm": {"wires"}, ...}, one set per model')
-    if not isinstance(prediction, dict):
-        return failed(f"the prediction should be a dict run -> set, got {type(prediction).__name__}")
-    missing, unknown = set(MODELS) - set(prediction), set(prediction) - set(MODELS)
-    if unknown or missing:
-        return failed(f"the prediction should have exactly the runs {', '.join(MODELS)}"
-                      + (f"; unknown: {', '.join(sorted(map(str, unknown)))}" if unknown else "")
-                      + (f"; missing: {', '.join(sorted(missing))}" if missing else ""))
-    predicted = {}
-    for run, fixes in prediction.items():
-        fixes = {fixes} if isinstance(fixes, str) else fixes
-        if not isinstance(fixes, (set, frozenset, list, tuple)) or not all(
-                isinstance(fix, str) and fix in FIXES for fix in fixes):
-            return failed(f"{run}: {describe(fixes)} is not a set of {FIXES}", 'e.g. {"wires"}, or set() for neither')
-        predicted[run] = set(fixes)
-    if not isinstance(measured, dict):
-        return failed(f"measured should be a dict run -> IoUs, got {describe(measured)}",
-                      "pass the measured IoUs of the runs, with U-Net's as measured['unet']")
-    for run, source in measured.items():
-        problem = _iou_table_problem(run, source)
-        if problem is not None:
-            return problem
-    ious = {run: class_ious(source) for run, source in measured.items()}
-    if ious.get("unet", {}).get("wire") is None:
-        return failed("no wire IoU for 'unet' in the measurements: it is the reference for the wires",
-                      "pass U-Net's IoUs as measured['unet']")
-    truth = what_the_run_says(ious)
-    not_measured = [run for run in MODELS if run not in truth]
-    for run in MODELS:
-        if run not in truth:
-            continue
-        for fix in FIXES:
-            says = fix in truth[run]
-            if (fix in predicted[run]) == says:
-                continue
-            numbers = (f"boat {_iou(ious[run], 'boat')}, car {_iou(ious[run], 'car')}" if fix == "boats_and_cars"
-                       else f"wire {_iou(ious[run], 'wire')}, U-Net's {_iou(ious['unet'], 'wire')}")
-            phrase = _PHRASES[fix][0 if says else 1]
-            why = _WHY.get((run, fix, says), "the measurement disagrees with the usual story: look at this run's "
-                                             "numbers next to the leaderboard's seeds")
-            return failed(f"the run says {run} {phrase} ({numbers})", why)
-    done = ", ".join(f"{run}: {', '.join(sorted(truth[run])) or 'neither'}" for run in MODELS if run in truth)
-    if not_measured:
-        return failed(f"right for the measured models ({done}); no measurement for {', '.join(not_measured)}",
-                      "train them or load the committed leaderboard, then check again")
-    return passed(f"your prediction matches the run: {done}")
+    if not_done(value):
+        return failed("not done yet: the margin is still a placeholder",
+                      "for each seed that both runs have: mIoU of the first minus mIoU of the second; keep the "
+                      f"smallest (computed, or rounded to {DECIMALS} decimals or more)")
+    problem = _arguments_problem(records, track=track, better=better, worse=worse)
+    if problem is not None:
+        return problem
+    given = value
+    value, problem = real_number(value, "the margin")
+    if problem is not None:
+        return problem
+    margins = per_seed_margins(records, track, better, worse)
+    if not margins:
+        return failed(f"no seed has a completed record of both {better} and {worse} on {track}",
+                      "pick two runs of the same track from the tables above")
+    smallest = min(margins.values())
+    seeds = ", ".join(f"seed {seed}: {margin:+.3f}" for seed, margin in margins.items())
+    decimals = decimals_of(given)
+    if rounds_to(given, smallest):
+        if decimals < DECIMALS and abs(value - smallest) > 1e-12:
+            return failed(f"{value:g} is the smallest margin {smallest:+.5f} rounded to {decimals} decimal(s): give at "
+                          f"least {DECIMALS}", f"{smallest:+.{DECIMALS}f}, or the number your code computes")
+        verdict = ("in every seed" if smallest > 0 else "not in every seed")
+        noise = " (under 0.02: within the noise of one seed)" if 0 < smallest < 0.02 else ""
+        rounding = (f"; your {value:g} is {smallest:+.5f} correctly rounded to {decimals} decimals (answers are "
+                    f"accepted rounded to {DECIMALS} decimals or more)" if abs(value - smallest) > 1e-12 else "")
+        return passed(f"smallest margin {smallest:+.3f}{noise}: {better} beats {worse} on {track} {verdict} "
+                      f"({seeds}){rounding}")
+    a, b = _scores_by_seed(records, better, track), _scores_by_seed(records, worse, track)
+    if rounds_to(given, -smallest) and smallest != 0:
+        return failed(f"{value:+.4f} has the wrong sign", f"subtract {worse}'s mIoU from {better}'s, not the reverse")
+    if rounds_to(given, statistics.median(a.values()) - statistics.median(b.values())):
+        return failed(f"{value:+.4f} is the difference of the medians: one seed can be below it",
+                      "pair the records by seed, subtract in each seed, then take the smallest")
+    if rounds_to(given, min(a.values()) - max(b.values())):
+        return failed(f"{value:+.4f} compares {better}'s worst seed with {worse}'s best: different seeds",
+                      "subtract within the same seed (same training scenes and initial weights), then take the "
+                      "smallest")
+    if len(margins) > 1 and rounds_to(given, statistics.fmean(margins.values())):
+        return failed(f"{value:+.4f} is the mean margin over seeds", "a claim must hold in every seed: take the "
+                      "smallest margin, not the mean")
+    if len(margins) > 1 and rounds_to(given, max(margins.values())):
+        return failed(f"{value:+.4f} is the largest margin", "take the smallest")
+    everything = _margins_counting_everything(records, track, better, worse)
+    if everything and rounds_to(given, min(everything.values())):
+        return failed(f"{value:+.4f} counts a record stopped before the end of its recipe",
+                      "leave out the records whose 'completed' is False: they never count")
+    if rounds_to(given, 100 * smallest, 1e-4):
+        return failed(f"{value:.3g} looks like a percentage", "give the margin in mIoU (between -1 and 1)")
+    if 0 < decimals < 7 and abs(value - smallest) <= 10.0 ** -decimals:
+        return failed(f"{value:g} is close to the smallest margin {smallest:+.5f}, but not rounded correctly (or "
+                      f"truncated): to {max(decimals, DECIMALS)} decimals it is {smallest:+.{max(decimals, DECIMALS)}f}",
+                      "round to the nearest, or give the number your code computes")
+    return failed(f"{value:+.4f} is not the smallest per-seed margin of {better} over {worse} on {track}",
+                  "keep the completed records of each run on the track with no 'labelled' limit, pair them by "
+                  "'seed', subtract, take the min")
+
+
+def _margins_counting_everything(records, track, better, worse) -> dict[int, float]:
+    def scores(run):
+        return {r["seed"]: r["miou"] for r in records
+                if r["run"] == run and r["track"] == track and not r.get("labelled")}
+
+    a, b = scores(better), scores(worse)
+    return {seed: a[seed] - b[seed] for seed in set(a) & set(b)}
+
+
+# -- the Pareto front --------------------------------------------------------------------------------------
+
+
+def _beats(a: dict, b: dict) -> bool:
+    """True when ``a`` is at least as accurate and at least as fast as ``b``, and strictly better in one."""
+    at_least = a["miou"] >= b["miou"] - TIE and a["latency_ms"] <= b["latency_ms"] + TIE
+    strictly = a["miou"] > b["miou"] + TIE or a["latency_ms"] < b["latency_ms"] - TIE
+    return at_least and strictly
+
+
+def pareto_front(records: list[dict], track: str) -> set[str]:
+    """The runs of ``track`` (medians over seeds) that no other run beats on both mIoU and latency."""
+    table = _with_latency(track_table(records, track))
+    return {run for run, row in table.items() if not any(_beats(other, row) for other in table.values())}
+
+
+@checker
+def check_pareto_front(answer, records: list[dict], track: str) -> CheckResult:
+    """Check ``answer`` (a list or set of run names): the Pareto front of mIoU against latency on ``track``."""
+    if not_done(answer):
+        return failed("not done yet: the front is still a placeholder",
+                      "keep every run that no other run beats on both counts (higher mIoU and lower latency)")
+    problem = _arguments_problem(records, track=track)
+    if problem is not None:
+        return problem
+    if isinstance(answer, numpy.ndarray) and answer.ndim == 1:
+        answer = answer.tolist()
+    if not isinstance(answer, (list, tuple, set, frozenset)):
+        return failed(f"the front should be a list or set of run names, got {type(answer).__name__}",
+                      "even a single run goes in a list: ['unet']")
+    names = [name.strip() if isinstance(name, str) else name for name in answer]
+    if not all(isinstance(name, str) for name in names):
+        return failed("every entry should be a run name (a string)", "give the 'run' fields, e.g. ['unet', 'fcn8s']")
+    table = _with_latency(track_table(records, track))
+    if not table:
+        return failed(f"the records hold no completed run on {track} with a latency",
+                      "pick a track of the leaderboard table above")
+    front, chosen = pareto_front(records, track), set(names)
+    if chosen == front:
+        order = sorted(front, key=lambda run: table[run]["latency_ms"])
+        steps = ", ".join(f"{run} ({table[run]['miou']:.3f} in {table[run]['latency_ms']:.2f} ms)" for run in order)
+        return passed(f"the front on {track}, cheapest first: {steps}; every other run is beaten on both counts")
+    unknown = [name for name in names if name not in table]
+    if unknown:
+        return _elsewhere(unknown[0], records, track)
+    dominated = sorted(chosen - front)
+    if dominated:
+        run = dominated[0]
+        winner = next(other for other in table if _beats(table[other], table[run]))
+        return failed(f"{run} is beaten on both counts by {winner}: mIoU {table[winner]['miou']:.3f} against "
+                      f"{table[run]['miou']:.3f}, {table[winner]['latency_ms']:.2f} ms against "
+                      f"{table[run]['latency_ms']:.2f} ms", "a run is on the front only if no run is both at least "
+                      "as accurate and at least as fast (and better in one)")
+    missing = sorted(front - chosen, key=lambda run: table[run]["latency_ms"])
+    best = max(table, key=lambda run: table[run]["miou"])
+    if chosen == {best}:
+        return failed(f"{best} is the most accurate, but the front also holds cheaper runs that no run beats on "
+                      f"both counts: {len(front) - 1} more", "for each run, ask: is there a run that is both faster "
+                      "and more accurate? If not, it is on the front")
+    run = missing[0]
+    return failed(f"{run} is missing: no run is both faster and more accurate ({table[run]['miou']:.3f} in "
+                  f"{table[run]['latency_ms']:.2f} ms)", "the cheapest run is always on the front, and so is the most "
+                  "accurate one")

@@ -1,4 +1,4 @@
-"""Notebook 09's form: one hidden solution per exercise, test markers in tags, papers and sources linked.
+"""Notebook 08's form: one hidden solution per exercise, test markers in tags, papers and sources linked.
 
 (That it runs, and that its checked outputs hold, is nbval's job: see common.md.)
 """
@@ -10,7 +10,7 @@ import nbformat
 import nbtool
 
 ROOT = Path(__file__).resolve().parent.parent
-PATH = ROOT / "notebooks" / "09_both_at_once.ipynb"
+PATH = ROOT / "notebooks" / "08_both_at_once.ipynb"
 NOTEBOOK = nbformat.read(PATH, as_version=4)
 CODE = [cell for cell in NOTEBOOK.cells if cell.cell_type == "code"]
 MARKDOWN = "\n".join(cell.source for cell in NOTEBOOK.cells if cell.cell_type == "markdown")
@@ -18,7 +18,7 @@ MARKDOWN = "\n".join(cell.source for cell in NOTEBOOK.cells if cell.cell_type ==
 
 def test_every_exercise_has_a_solution_hidden_in_colab_and_jupyterlab():
     solutions = [cell for cell in CODE if cell.source.startswith(nbtool.SOLUTION_TITLE + "\n")]
-    exercises = [cell for cell in CODE if "nb09.check_" in cell.source and cell not in solutions]
+    exercises = [cell for cell in CODE if "nb08.check_" in cell.source and cell not in solutions]
     assert len(exercises) == len(solutions) == 3
     for cell in solutions:
         assert cell.metadata.get("cellView") == "form"
@@ -39,7 +39,7 @@ def test_the_papers_and_the_source_files_are_linked():
         assert f"https://arxiv.org/abs/{paper}" in MARKDOWN
     links = re.findall(r"\]\((\.\./[^)]+)\)", MARKDOWN)
     assert {"../segedu/models/deeplab.py", "../segedu/models/unet_context.py", "../segedu/models/unet_ppm.py",
-            "../segedu/course/checks/nb09.py"} <= set(links)
+            "../segedu/course/checks/nb08.py"} <= set(links)
     for link in links:
         assert (PATH.parent / link).resolve().is_file(), link
 
