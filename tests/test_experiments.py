@@ -22,7 +22,7 @@ def record(run, track, seed, miou, **extra):
 
 def test_every_claim_has_a_unique_id_named_after_its_track_and_compares_runs_its_track_trains():
     ids = [claim.id for claim in experiments.CLAIMS]
-    assert len(ids) == len(set(ids)) == 18
+    assert len(ids) == len(set(ids)) == 21
     for claim in experiments.CLAIMS:
         assert claim.id.startswith(f"{claim.track}.") and claim.track in experiments.TRACKS
         track = experiments.TRACKS[claim.track]
@@ -108,8 +108,10 @@ def test_a_track_gives_its_three_datasets_for_a_seed():
 
 def test_where_a_recipe_cannot_get_its_data_it_says_so():
     plan = experiments.recipe("thin")
-    with pytest.raises(ValueError, match="takes its scenes from 'camvid', which has no loader; known data sources: "
-                                         "synthetic"):
+    with pytest.raises(ValueError, match="takes its scenes from 'cityscapes', which has no loader; known data "
+                                         "sources: synthetic, camvid"):
+        experiments.datasets("thin", 0, dataclasses.replace(plan, data="cityscapes"))
+    with pytest.raises(ValueError, match=r"CamVid photos come at 180 x 240 \(half\) or 360 x 480 \(full\), not \(32, 32\)"):
         experiments.datasets("thin", 0, dataclasses.replace(plan, data="camvid"))
     with pytest.raises(ValueError, match="synthetic scenes are drawn at the size they train on: set image_size=16"):
         experiments.datasets("thin", 0, dataclasses.replace(plan, crop_size=16))

@@ -21,6 +21,8 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
+from segedu.data.standardize import Standardize  # noqa: F401  (one of the course's transforms)
+
 
 def _pair(size) -> tuple[int, int] | None:
     if size is None:

@@ -143,6 +143,14 @@ CLAIMS: tuple[Claim, ...] = (
           "mixed: unet_context keeps U-Net's wires (wire IoU at most 0.03 below U-Net's)", metric="class:wire"),
     Claim("mixed.context_median", "mixed", "median", ("unet_context",), 0.88,
           "mixed: unet_context's median mIoU >= 0.88"),
+    # CamVid: set on the validation photos (seed 0) before any test photo was scored; see CAMVID_RECIPE.
+    Claim("camvid.unet_vs_encdec_thin", "camvid", "better", ("unet", "encdec"), 0.05,
+          "camvid: on the thin and small classes (pole, sign, pedestrian, bicyclist), U-Net beats the "
+          "encoder-decoder by >= 0.05 IoU", metric="classes:pole,sign,pedestrian,bicyclist"),
+    Claim("camvid.fcn8s_vs_encdec", "camvid", "better", ("fcn8s", "encdec"), 0.05,
+          "camvid: FCN-8s beats the encoder-decoder by >= 0.05 mIoU"),
+    Claim("camvid.best_reaches", "camvid", "best", TRACKS["camvid"].runs, 0.50,
+          "camvid: the best model ({best}) reaches 0.50 test mIoU on the photos"),
 )
 """Every claim of the course, in the order the leaderboard reports them."""
 

@@ -21,17 +21,20 @@ class Recipe:
 
     Attributes:
         track: the track's name (for synthetic data, the :class:`segedu.data.SyntheticScenes` track).
-        image_size: side of the square images the data is drawn (or loaded) at.
+        image_size: side of the square images the data is drawn at, or ``(height, width)`` of the photos
+            loaded (CamVid at half resolution: ``(180, 240)``); :attr:`image_shape` is always the pair.
         train_scenes, val_scenes, test_scenes: dataset lengths (val picks the best epoch,
             test gives the reported scores).
         epochs, batch_size, lr, weight_decay, schedule: passed to :func:`segedu.train.fit`.
         data: where the scenes come from: a key of :data:`segedu.experiments.tracks.DATA_SOURCES`
-            (``"synthetic"``: drawn by :class:`segedu.data.SyntheticScenes`; ``"pets"``: photos,
-            notebook 07).
+            (``"synthetic"``: drawn by :class:`segedu.data.SyntheticScenes`; ``"camvid"``: street
+            photos, notebook 07).
         crop_size: side of the random square crops the model trains on (``None``: whole images);
             validation and test score whole images, which a fully convolutional network accepts.
         class_weights: one weight per class for the cross-entropy (``fit(..., class_weights=...)``),
             or ``None`` for the plain mean over pixels.
+        val_every: score the validation data every this many epochs (and after the last); the model
+            keeps the weights of its best scored epoch.
 
     Why these numbers: 3 epochs of 4,096 scenes in batches of 16 is 768 steps, which the slowest
     models (the plain CNN and U-Net, full-resolution convolutions) run in about 2 minutes at 64 px
@@ -51,7 +54,7 @@ class Recipe:
     """
 
     track: str
-    image_size: int = 64
+    image_size: int | tuple[int, int] = 64
     train_scenes: int = 4096
     val_scenes: int = 256
     test_scenes: int = 512
@@ -63,6 +66,13 @@ class Recipe:
     data: str = "synthetic"
     crop_size: int | None = None
     class_weights: tuple[float, ...] | None = None
+    val_every: int = 1
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """``(height, width)`` of the whole images (validation and test score these)."""
+        size = self.image_size
+        return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
     @property
     def steps_per_epoch(self) -> int:
@@ -77,7 +87,7 @@ class Recipe:
     def fit_kwargs(self) -> dict:
         """Keyword arguments for :func:`segedu.train.fit` (``class_weights`` only when the recipe has them)."""
         kwargs = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
-                  "weight_decay": self.weight_decay, "schedule": self.schedule}
+                  "weight_decay": self.weight_decay, "schedule": self.schedule, "val_every": self.val_every}
         if self.class_weights is not None:
             kwargs["class_weights"] = list(self.class_weights)
         return kwargs
@@ -85,14 +95,19 @@ class Recipe:
     def __str__(self) -> str:
         crops = f" (random {self.crop_size} x {self.crop_size} crops)" if self.crop_size else ""
         weights = ", class-weighted loss" if self.class_weights is not None else ""
-        return (f"{self.track}: {self.train_scenes} scenes of {self.image_size} x {self.image_size} px{crops}, "
+        height, width = self.image_shape
+        return (f"{self.track}: {self.train_scenes} scenes of {height} x {width} px{crops}, "
                 f"{self.epochs} epochs in batches of {self.batch_size} = {self.steps} steps, "
                 f"{self.schedule} schedule up to lr {self.lr:g}{weights}")
 
 
 FAST = {"image_size": 32, "train_scenes": 64, "val_scenes": 16, "test_scenes": 16, "epochs": 1, "batch_size": 16}
 """Fast mode (the tests): every recipe becomes one epoch of at most 64 scenes of 32 px in batches of 16
-(and crops of at most 32 px)."""
+(and crops of at most 32 px). Photos keep their size, and fast mode reads the few that ship with the
+course (:data:`FAST_PHOTOS`)."""
+
+FAST_PHOTOS = {"camvid": {"train_scenes": 24, "val_scenes": 6, "test_scenes": 6}}
+"""Fast mode's counts for a recipe whose ``data`` is photos: those of the subset that ships with the course."""
 
 
 def in_current_mode(plan: Recipe, most_scenes: int = FAST["train_scenes"]) -> Recipe:
@@ -103,5 +118,7 @@ def in_current_mode(plan: Recipe, most_scenes: int = FAST["train_scenes"]) -> Re
     if not config.is_fast():
         return plan
     crop = None if plan.crop_size is None else min(plan.crop_size, FAST["image_size"])
-    return dataclasses.replace(plan, **{**FAST, "train_scenes": min(plan.train_scenes, most_scenes),
-                                        "crop_size": crop})
+    fast = {**FAST, "train_scenes": min(plan.train_scenes, most_scenes), "crop_size": crop, "val_every": 1}
+    if plan.data in FAST_PHOTOS:
+        fast.update(FAST_PHOTOS[plan.data], image_size=plan.image_size)
+    return dataclasses.replace(plan, **fast)

@@ -61,13 +61,14 @@ def train_and_score(run: str, track: str, seed: int = 0, *, labelled: int | None
         # Few labelled scenes: as many optimisation steps as the full recipe, validated as often.
         epochs = max(1, plan.epochs * plan.steps_per_epoch // -(-labelled // plan.batch_size))
         plan = dataclasses.replace(plan, train_scenes=labelled, epochs=epochs)
-    size = plan.image_size
+    shape = plan.image_shape
     train, val, test = datasets(track, seed, plan)
     config.seed_everything(seed)
     model = build_run(run, train.num_classes, track)
-    val_every = max(1, plan.epochs // recipe(track, **recipe_overrides).epochs)
+    # Few labelled scenes make more, shorter epochs: validate as often as the full recipe does.
+    plan = dataclasses.replace(plan, val_every=plan.val_every * max(1, plan.epochs // recipe(track).epochs))
     history = fit(model, train, val, seed=seed, progress=progress, device="cpu", max_seconds=max_seconds,
-                  val_every=val_every, **plan.fit_kwargs())
+                  **plan.fit_kwargs())
     if history.interrupted:
         raise Interrupted(f"{run}/{track} seed {seed} was interrupted after {history.steps} of "
                           f"{history.planned_steps} steps")
@@ -75,8 +76,8 @@ def train_and_score(run: str, track: str, seed: int = 0, *, labelled: int | None
     return records_module.make_record(
         run=run, track=track, seed=seed, labelled=labelled, model=model, history=history,
         scores=evaluate(model, test), recipe=plan, model_name=name, options=options,
-        pretrained_on=pretrained_on(model), receptive_field=list(receptive_field(model, (3, size, size)).size),
-        latency_ms=round(latency_ms(model, size), 2) if latency else None,
+        pretrained_on=pretrained_on(model), receptive_field=list(receptive_field(model, (3, *shape)).size),
+        latency_ms=round(latency_ms(model, shape), 2) if latency else None,
     )
 
 

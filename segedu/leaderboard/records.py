@@ -32,13 +32,13 @@ VERSION = 2
 
 FIELDS = {
     "run": "what was trained: a run name of segedu.experiments.runs.RUNS (e.g. 'fcn8s', 'pspnet_b1')",
-    "track": "the synthetic track (or 'pets')",
+    "track": "the track (a synthetic one, or 'camvid')",
     "seed": "seeds the training scenes, the initial weights and the batch order",
     "labelled": "number of labelled training scenes when limited (the pretraining comparison), else None",
     "model": "the model's name in segedu.models.build",
     "options": "the options the model was built with",
     "pretrained_on": "classes the backbone was pretrained on (None: trained from scratch)",
-    "image_size": "side of the square images in pixels",
+    "image_size": "side of the square images in pixels, or [height, width] of the photos",
     "epochs": "passes over the training scenes the recipe asks for",
     "batch_size": "scenes per optimiser step",
     "steps": "optimiser steps the recipe asks for",

@@ -61,7 +61,8 @@ def render_markdown(records: list[dict], claims: list[Verdict], note: str = "") 
     for track in dict.fromkeys(key[1] for key in table):
         rows = sorted(((k, v) for k, v in table.items() if k[1] == track), key=lambda kv: -(kv[1]["miou"] or 0))
         size, steps = rows[0][1]["image_size"], rows[0][1]["steps"]
-        lines += [f"## {track}" + (f" ({size} x {size} images, {steps} steps)" if size else ""), "",
+        height, width = (size, size) if isinstance(size, int) else (size or (None, None))
+        lines += [f"## {track}" + (f" ({height} x {width} images, {steps} steps)" if size else ""), "",
                   "| run | seeds | mIoU | boundary IoU | small | medium | large | params | RF px | train s | latency ms |",
                   "|---|---|---|---|---|---|---|---|---|---|---|"]
         for (run, _, labelled), row in rows:

@@ -40,8 +40,9 @@ def machine_line() -> str:
             f"{torch.get_num_threads()} torch threads, load average {load:.2f}")
 
 
-def latency_ms(model: torch.nn.Module, image_size: int, batch_size: int = 1) -> float:
-    """Median milliseconds of one forward pass of ``batch_size x 3 x image_size x image_size`` on the CPU.
+def latency_ms(model: torch.nn.Module, image_size: int | tuple[int, int], batch_size: int = 1) -> float:
+    """Median milliseconds of one forward pass of ``batch_size x 3 x H x W`` on the CPU, where
+    ``image_size`` is ``H = W`` or the pair ``(H, W)``.
 
     Eval mode, ``torch.inference_mode``; the model's train/eval mode is restored afterwards.
     """
@@ -51,7 +52,8 @@ def latency_ms(model: torch.nn.Module, image_size: int, batch_size: int = 1) -> 
 
     was_training = model.training
     model = model.to("cpu").eval()
-    x = torch.rand(batch_size, 3, image_size, image_size)
+    height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
+    x = torch.rand(batch_size, 3, height, width)
     try:
         with torch.inference_mode():
             model(x)  # warm-up: first-call allocations
