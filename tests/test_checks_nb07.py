@@ -5,40 +5,47 @@ import pytest
 import torch
 
 from segedu.course.checks import nb07
-from segedu.data.pets import TRIMAP_TO_CLASS
+from segedu.data import camvid
 
 
-def lookup(trimap):
-    return TRIMAP_TO_CLASS[trimap.long()].long()
+def test_median_frequency_weights_are_the_course_weights():
+    weights = nb07.median_frequency_weights(camvid.TRAIN_FREQUENCY)
+    assert tuple(round(w, 4) for w in weights) == camvid.median_frequency_weights(camvid.TRAIN_FREQUENCY)
+    assert nb07.median_frequency_weights([0.25, 1.0, 4.0]) == pytest.approx([2.0, 1.0, 0.5])
 
 
-def test_trimap_mapping_passes_right_answers():
-    assert nb07.check_trimap_to_classes(lookup)
-    assert nb07.check_trimap_to_classes(nb07.reference_trimap_to_classes)
-    assert torch.equal(nb07.reference_trimap_to_classes(nb07.EXAMPLE_TRIMAP), lookup(nb07.EXAMPLE_TRIMAP))
+def test_median_frequency_weights_pass_right_answers_in_any_spelling():
+    frequencies = [0.25, 1.0, 4.0]
+    for answer in ([2.0, 1.0, 0.5], (2, 1, 0.5), np.array([2.0, 1.0, 0.5]), torch.tensor([2.0, 1.0, 0.5]),
+                   [2.0, 1.0, 0.5000001]):
+        result = nb07.check_median_frequency_weights(answer, frequencies)
+        assert result and "weighs 2.00" in result.message, (answer, result)
 
 
-def test_trimap_mapping_placeholder_is_not_done_yet():
-    for answer in (None, ..., lambda trimap: ...):
-        result = nb07.check_trimap_to_classes(answer)
-        assert not result and "not done yet" in result.message
-
-
-def test_trimap_mapping_fails_typical_mistakes():
+def test_median_frequency_weights_typical_mistakes():
+    frequencies = [0.25, 1.0, 4.0]
     cases = {
-        "subtracted 1": lambda t: t.long() - 1,
-        "swapped": lambda t: torch.where(t == 1, 0, torch.where(t == 2, 1, 255)),
-        "border": lambda t: torch.where(t == 1, 1, 0),
-        "float": lambda t: lookup(t).float(),
-        "raised": lambda t: t.nope(),
-        "should be a torch.Tensor": lambda t: lookup(t).tolist(),
-        "should be a function": 3,
-        "changed its input": lambda t: t.copy_(lookup(t)).long(),
+        ...: "not done yet",
+        (4.0, 1.0, 0.25): "SegNet's full median-frequency weights",
+        (0.5, 1.0, 2.0): "upside down",
+        (2.0, 1.0): "2 weight(s) for 3 classes",
+        (2.0, 1.1, 0.5): "class 1 is 1.1000, not 1.0000",
+        (2.0, float("nan"), 0.5): "nan",
+        "2, 1, 0.5": "sequence",
     }
-    for expected, answer in cases.items():
-        result = nb07.check_trimap_to_classes(answer)
-        assert not result, expected
-        assert expected in result.message, (expected, result)
+    for answer, expected in cases.items():
+        result = nb07.check_median_frequency_weights(answer, frequencies)
+        assert not result and expected in result.message, (answer, result)
+    assert "positive" in nb07.check_median_frequency_weights([1.0], [0.0]).message
+
+
+def test_one_class_baseline_predicts_the_class_it_is_given():
+    masks = torch.tensor([[[3, 3, 0], [1, 255, 3]]])
+    accuracy, miou = nb07.one_class_baseline(masks, 4, 3)
+    assert accuracy == pytest.approx(3 / 5)
+    assert miou == pytest.approx((3 / 5 + 0 + 0) / 3)  # classes 0, 1 and 3 appear; 2 is left out
+    assert nb07.check_one_class_baseline(3 / 5, 1 / 5, masks, 4, 3)
+    assert "class_id should be at most 3" in nb07.check_one_class_baseline(0.6, 0.2, masks, 4, 7).message
 
 
 def _masks():
@@ -49,30 +56,30 @@ def _masks():
     return masks
 
 
-def test_background_baseline_reference():
+def test_one_class_baseline_reference():
     masks = _masks()
-    accuracy, miou = nb07.background_baseline(masks, 3)
+    accuracy, miou = nb07.one_class_baseline(masks, 3, 0)
     assert accuracy == pytest.approx(25 / 35)
     assert miou == pytest.approx((25 / 35 + 0.0) / 2)  # background and class 1; class 2 is left out
-    assert nb07.background_baseline(torch.zeros(1, 2, 2, dtype=torch.long), 2) == (1.0, 1.0)
+    assert nb07.one_class_baseline(torch.zeros(1, 2, 2, dtype=torch.long), 2, 0) == (1.0, 1.0)
 
 
-def test_background_baseline_passes_right_answers():
+def test_one_class_baseline_passes_right_answers():
     masks = _masks()
-    result = nb07.check_background_baseline(25 / 35, 25 / 70, masks, 3)
+    result = nb07.check_one_class_baseline(25 / 35, 25 / 70, masks, 3, 0)
     assert result and "0.714" in result.message and "0.357" in result.message
-    assert nb07.check_background_baseline(torch.tensor(25 / 35), torch.tensor(25 / 70), masks, 3)
+    assert nb07.check_one_class_baseline(torch.tensor(25 / 35), torch.tensor(25 / 70), masks, 3, 0)
 
 
-def test_background_baseline_typical_mistakes():
+def test_one_class_baseline_typical_mistakes():
     masks = _masks()
     cases = {
         (..., ...): "not done yet",
         (25 / 70, 25 / 35): "swapped",
         (25 / 40, 25 / 70): "every pixel, the ignored ones",
         (71.43, 25 / 70): "percentage",
-        (10 / 35, 25 / 70): "NOT background",
-        (25 / 35, 25 / 35): "background's IoU alone",
+        (10 / 35, 25 / 70): "NOT class 0",
+        (25 / 35, 25 / 35): "IoU of class 0 alone",
         (25 / 35, 25 / 105): "all 3 classes",
         (25 / 35, 35.71): "percentage",
         (25 / 35, 0.1): "mIoU 0.1000 is not right",
@@ -81,34 +88,30 @@ def test_background_baseline_typical_mistakes():
         (torch.ones(2), 0.5): "one number",
     }
     for (accuracy, miou), expected in cases.items():
-        result = nb07.check_background_baseline(accuracy, miou, masks, 3)
+        result = nb07.check_one_class_baseline(accuracy, miou, masks, 3, 0)
         assert not result and expected in result.message, (expected, result)
 
 
-def test_background_baseline_accepts_scores_rounded_to_three_decimals_or_more():
+def test_one_class_baseline_accepts_scores_rounded_to_three_decimals_or_more():
     masks = _masks()  # accuracy 25 / 35 = 0.714286, mIoU 25 / 70 = 0.357143
     for accuracy, miou in ((0.714, 0.357), (0.7143, 0.3571), (0.71429, 0.357143), (np.float64(0.714), 0.357)):
-        result = nb07.check_background_baseline(accuracy, miou, masks, 3)
+        result = nb07.check_one_class_baseline(accuracy, miou, masks, 3, 0)
         assert result and "3 decimals or more" in result.message, (accuracy, miou, result)
-    coarse = nb07.check_background_baseline(0.71, 0.357, masks, 3)
+    coarse = nb07.check_one_class_baseline(0.71, 0.357, masks, 3, 0)
     assert not coarse and "rounded to 2 decimal(s): give at least 3" in coarse.message and "0.714" in coarse.hint
-    assert not nb07.check_background_baseline(0.715, 0.357, masks, 3)  # rounded wrongly
-    assert not nb07.check_background_baseline(0.7142, 0.357, masks, 3)  # 4 decimals, but not 0.7143
-    assert nb07.check_background_baseline(torch.tensor(25 / 35), torch.tensor([25 / 70]), masks, 3)
+    assert not nb07.check_one_class_baseline(0.715, 0.357, masks, 3, 0)  # rounded wrongly
+    assert not nb07.check_one_class_baseline(0.7142, 0.357, masks, 3, 0)  # 4 decimals, but not 0.7143
+    assert nb07.check_one_class_baseline(torch.tensor(25 / 35), torch.tensor([25 / 70]), masks, 3, 0)
 
 
-def test_background_baseline_names_nan_and_checks_its_own_arguments():
+def test_one_class_baseline_names_nan_and_checks_its_own_arguments():
     masks = _masks()
-    result = nb07.check_background_baseline(float("nan"), 0.357, masks, 3)
+    result = nb07.check_one_class_baseline(float("nan"), 0.357, masks, 3, 0)
     assert not result and "pixel accuracy is nan" in result.message
-    assert "is inf" in nb07.check_background_baseline(0.714, float("inf"), masks, 3).message
-    assert "masks should be the N x H x W tensor" in nb07.check_background_baseline(0.7, 0.3, masks[0], 3).message
-    assert "masks should be" in nb07.check_background_baseline(0.7, 0.3, masks.float(), 3).message
-    assert "num_classes is 1" in nb07.check_background_baseline(0.7, 0.3, masks, 1).message
-    assert "num_classes should be at most 254" in nb07.check_background_baseline(0.7, 0.3, masks, 10**12).message
+    assert "is inf" in nb07.check_one_class_baseline(0.714, float("inf"), masks, 3, 0).message
+    assert "masks should be the N x H x W tensor" in nb07.check_one_class_baseline(0.7, 0.3, masks[0], 3, 0).message
+    assert "masks should be" in nb07.check_one_class_baseline(0.7, 0.3, masks.float(), 3, 0).message
+    assert "num_classes is 1" in nb07.check_one_class_baseline(0.7, 0.3, masks, 1, 0).message
+    assert "num_classes should be at most 254" in nb07.check_one_class_baseline(0.7, 0.3, masks, 10**12, 0).message
 
 
-def test_a_complex_or_float_mask_is_told_to_hold_integers():
-    result = nb07.check_trimap_to_classes(lambda t: lookup(t).to(torch.complex64))
-    assert not result and "integers" in result.message
-    assert "got a layer" in nb07.check_trimap_to_classes(torch.nn.Identity()).message

@@ -21,9 +21,9 @@ SEEN_APART_COLOUR_BLIND = 15.0
 """The same for a learner with deuteranopia or protanopia (those simulated colours are much closer)."""
 
 GROUPS = {**{f"track {track}": classes for track, classes in CLASSES.items()},
-          "pretraining shapes": ("background", *PRETRAIN_SHAPES),
-          "pets": ("background", "pet")}
-"""Classes drawn in one picture: each track's, the pretraining shapes' (notebook 06), the pets' (notebook 07)."""
+          "pretraining shapes": ("background", *PRETRAIN_SHAPES)}
+"""Classes drawn in one picture: each track's and the pretraining shapes' (notebook 06). CamVid keeps its own
+conventional colours (segedu.data.camvid.PALETTE)."""
 
 MACHADO = {  # linear-RGB matrices, severity 1.0
     "deuteranopia": ((0.367322, 0.860646, -0.227968), (0.280085, 0.672501, 0.047413),

@@ -5,7 +5,6 @@
 * :class:`SyntheticClassification`: one label per image from the same generator, for pretraining.
 * :class:`CamVid`: real street scenes with 11 classes (fetched from GitHub when missing; a small
   subset ships with the course); :class:`DatasetNotAvailable` when real photos cannot be had.
-* :class:`OxfordPets`: real photos with pet / background / border masks (needs the dataset).
 * :mod:`segedu.data.transforms`: ``train_transforms`` and ``eval_transforms`` for (image, mask) pairs.
 * ``python -m segedu.data.bench``: scenes per second, as a ``DataLoader`` delivers them.
 """
@@ -31,15 +30,7 @@ from segedu.data.tracks import (
 
 __all__ = [
     "CACHE", "CLASS_COLOURS", "CLASSES", "CamVid", "IGNORE_INDEX", "SIZE_BUCKET_EDGES", "SIZE_BUCKETS", "SPLITS",
-    "TRACK_SPECS", "TRACKS", "DatasetNotAvailable", "OxfordPets", "SyntheticClassification", "SyntheticScenes",
+    "TRACK_SPECS", "TRACKS", "DatasetNotAvailable", "SyntheticClassification", "SyntheticScenes",
     "TrackSpec", "describe", "palette", "track_spec",
 ]
 
-
-def __getattr__(name):
-    if name == "OxfordPets":
-        # heavy dependency: the photo loader needs torchvision, slow to import, so it loads on first use
-        from segedu.data import pets
-
-        return getattr(pets, name)
-    raise AttributeError(f"module 'segedu.data' has no attribute {name!r}")

@@ -46,11 +46,10 @@ CLASS_COLOURS = {
     "wire": (100, 245, 175),
     "boat": (125, 50, 210),
     "car": (255, 195, 255),
-    "pet": (255, 155, 0),
 }
 """Palette colour of each class name, the same in every track (background is dark grey).
 
-Chosen so that the classes drawn together (each track's, the pretraining shapes', the pets') and the
+Chosen so that the classes drawn together (each track's and the pretraining shapes') and the
 error and ignore colours of :mod:`segedu.viz` are far apart (CIEDE2000 colour difference at least 25),
 also for the two common kinds of red-green colour blindness; ``tests/test_palette.py`` checks it.
 The error colour is red, so no class is red.

@@ -6,7 +6,7 @@ interpolated (a mask pixel stays a class id). Usable on synthetic scenes and on 
 
     from segedu.data.transforms import train_transforms, eval_transforms
     train = SyntheticScenes("train", transform=train_transforms(flip=True))
-    pets = OxfordPets(root, transform=train_transforms(128, crop_scale=(0.5, 1.0)))
+    photos = CamVid("train", transform=train_transforms((128, 128), crop_scale=(0.5, 1.0)))
 
 Random crops change object sizes: fine for photos, off by default for synthetic scenes, whose
 size buckets describe the objects as drawn.

@@ -154,21 +154,22 @@ def synthetic_datasets(plan: Recipe, seed: int) -> Datasets:
             SyntheticScenes("test", plan.track, size=size, length=plan.test_scenes))
 
 
-def camvid_datasets(plan: Recipe, seed: int) -> Datasets:
+def camvid_datasets(plan: Recipe, seed: int, subset: bool | None = None) -> Datasets:
     """``(train, val, test)`` :class:`~segedu.data.CamVid` photos at the recipe's resolution, standardised per channel.
 
     Training items are random ``plan.crop_size`` crops, flipped at random (drawn from torch's generator,
     which ``fit(..., seed=seed)`` seeds; ``seed`` itself changes nothing here); validation and test are
-    whole photos. In fast mode these are the photos that ship with the course (too few to learn from).
+    whole photos. ``subset``: as :class:`~segedu.data.CamVid` (default: the photos that ship with the
+    course in fast mode, too few to learn from; else the full data, fetched when missing).
     """
     resolution = next((name for name in camvid_data.RESOLUTIONS if camvid_data.photo_size(name) == plan.image_shape),
                       None)
     if resolution is None:
         raise ValueError(f"CamVid photos come at 180 x 240 (half) or 360 x 480 (full), not {plan.image_shape}")
     standardize = Standardize(camvid_data.TRAIN_MEAN, camvid_data.TRAIN_STD)
-    train = CamVid("train", resolution, crop=plan.crop_size, flip=True, transform=standardize)
-    val = CamVid("val", resolution, transform=standardize)
-    test = CamVid("test", resolution, transform=standardize)
+    train = CamVid("train", resolution, crop=plan.crop_size, flip=True, transform=standardize, subset=subset)
+    val = CamVid("val", resolution, transform=standardize, subset=subset)
+    test = CamVid("test", resolution, transform=standardize, subset=subset)
     wanted = (plan.train_scenes, plan.val_scenes, plan.test_scenes)
     if tuple(map(len, (train, val, test))) != wanted:
         raise ValueError(f"the recipe of {plan.track!r} expects {wanted} train/val/test photos, but CamVid gave "
