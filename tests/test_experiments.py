@@ -22,7 +22,7 @@ def record(run, track, seed, miou, **extra):
 
 def test_every_claim_has_a_unique_id_named_after_its_track_and_compares_runs_its_track_trains():
     ids = [claim.id for claim in experiments.CLAIMS]
-    assert len(ids) == len(set(ids)) == 21
+    assert len(ids) == len(set(ids)) == 24
     for claim in experiments.CLAIMS:
         assert claim.id.startswith(f"{claim.track}.") and claim.track in experiments.TRACKS
         track = experiments.TRACKS[claim.track]
@@ -176,3 +176,17 @@ def test_records_stopped_early_are_left_out_and_medians_are_per_run_track_and_la
     assert table[("unet", "thin", None)]["miou"] == pytest.approx(0.7) and table[("unet", "thin", None)]["seeds"] == 2
     assert table[("unet", "thin", 16)]["miou"] == 0.3
     assert results.values_by_seed(board, "unet", "thin") == {0: 0.8, 1: 0.6}
+
+
+def test_apart_is_one_minus_the_worse_swap_share_from_the_confusion_matrix():
+    from segedu.experiments.results import check_metric, metric_label, value
+
+    record = {"class_iou": {"background": 1.0, "boat": 0.5, "car": 0.5},
+              "confusion": [[50, 0, 0], [0, 90, 10], [0, 3, 97]]}  # 10 % of boats are cars, 3 % of cars boats
+    assert value(record, "apart:boat,car") == pytest.approx(0.90)
+    assert value(record, "apart:car,boat") == pytest.approx(0.90)
+    assert value({"class_iou": record["class_iou"]}, "apart:boat,car") is None  # no confusion matrix
+    assert value(record, "apart:boat,wire") is None
+    assert "kept apart" in metric_label("apart:boat,car")
+    with pytest.raises(ValueError, match="apart:<name>,<name>"):
+        check_metric("apart:boat")

@@ -196,3 +196,18 @@ def test_the_auxiliary_loss_trains_the_context():
     target = torch.randint(0, NUM_CLASSES, (2, 32, 32))
     (F.cross_entropy(out["out"], target) + 0.4 * F.cross_entropy(out["aux"], target)).backward()
     assert model.scene.branches[0][1].weight.grad.abs().sum() > 0
+
+
+def test_deeplab_scene_prior_adds_one_score_per_class_the_same_at_every_pixel():
+    torch.manual_seed(0)
+    plain, prior = build("deeplabv3plus", 4).eval(), build("deeplabv3plus", 4, scene_prior=True).eval()
+    assert count_parameters(prior) - count_parameters(plain) == 64 * 4  # a 1x1 conv, no bias: aspp_width x classes
+    prior_without = build("deeplabv3plus", 4, scene_prior=True).eval()
+    prior_without.load_state_dict(prior.state_dict())
+    torch.nn.init.zeros_(prior_without.scene_classifier.weight)
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        difference = prior(x) - prior_without(x)
+    # the prior's scores are one vector per image, upsampled: the same at every pixel
+    assert torch.allclose(difference, difference[..., :1, :1].expand_as(difference), atol=1e-5)
+    assert difference.abs().max() > 0

@@ -12,6 +12,9 @@ A *metric* names one number of a record:
 * ``"class:wire"``: the IoU of one class;
 * ``"classes:pole,sign,pedestrian,bicyclist"``: the mean IoU of a group of classes (over those of
   the group that have an IoU: a class absent from the truth and the prediction has none, as in mIoU);
+* ``"apart:boat,car"``: how well two classes are kept apart: 1 minus the larger of the share of
+  ``boat`` pixels predicted ``car`` and the share of ``car`` pixels predicted ``boat`` (from the
+  record's confusion matrix; 1.0 when neither is ever swapped);
 * the costs ``"params"``, ``"latency_ms"``, ``"train_seconds"`` and ``"receptive_field"`` (its height);
 * in a notebook, any function ``record -> number`` (its name names it in tables).
 """
@@ -84,10 +87,12 @@ def check_metric(metric: Metric) -> Metric:
         return metric
     kind, _, names = metric.partition(":") if isinstance(metric, str) else ("", "", "")
     valid = ((metric in SCORES) or (kind == "size" and names in SIZE_BUCKETS) or (kind == "class" and names)
-             or (kind == "classes" and all(name.strip() for name in names.split(","))))
+             or (kind == "classes" and all(name.strip() for name in names.split(",")))
+             or (kind == "apart" and len(names.split(",")) == 2 and all(name.strip() for name in names.split(","))))
     if not valid:
         raise ValueError(f"unknown metric {metric!r}: use one of {', '.join(map(repr, SCORES))}, "
-                         f"'size:small' (or medium, large), 'class:<name>', 'classes:<name>,<name>,...', or a "
+                         f"'size:small' (or medium, large), 'class:<name>', 'classes:<name>,<name>,...', "
+                         f"'apart:<name>,<name>', or a "
                          f"function record -> number")
     return metric
 
@@ -103,6 +108,9 @@ def metric_label(metric: Metric) -> str:
         return f"mIoU of {names} objects"
     if kind == "class":
         return f"{names} IoU"
+    if kind == "apart":
+        first, second = (name.strip() for name in names.split(","))
+        return f"{first}/{second} kept apart (1 - worse swap share)"
     return f"mean IoU of {', '.join(name.strip() for name in names.split(','))}"
 
 
@@ -118,11 +126,23 @@ def value(record: dict, metric: Metric = "miou") -> float | None:
     if kind == "size":
         return (record.get("size_iou") or {}).get(names)
     ious = record.get("class_iou") or {}
+    if kind == "apart":
+        return _kept_apart(record, *(name.strip() for name in names.split(",")))
     if kind == "class":
         return ious.get(names)
     found = [ious.get(name.strip()) for name in names.split(",")]
     found = [iou for iou in found if iou is not None]
     return sum(found) / len(found) if found else None
+
+
+def _kept_apart(record: dict, first: str, second: str) -> float | None:
+    """1 minus the larger share of one class's pixels predicted as the other (None without a confusion matrix)."""
+    names, confusion = list(record.get("class_iou") or {}), record.get("confusion")
+    if not confusion or first not in names or second not in names:
+        return None
+    a, b = names.index(first), names.index(second)
+    shares = [confusion[i][j] / sum(confusion[i]) for i, j in ((a, b), (b, a)) if sum(confusion[i])]
+    return 1 - max(shares) if shares else None
 
 
 def values_by_seed(records: list[dict], run: str, track: str, metric: Metric = "miou",

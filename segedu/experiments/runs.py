@@ -36,6 +36,8 @@ RUNS: dict[str, tuple[str, dict]] = {
     "unet_context_noaux": ("unet_context", {"aux_head": False}),
     "unet_aux": ("unet_context", {"context": False}),
     "deeplabv3plus": ("deeplabv3plus", {}),
+    # DeepLabV3+ whose image pooling also feeds the class scores directly (notebook 08's ablation).
+    "deeplabv3plus_prior": ("deeplabv3plus", {"scene_prior": True}),
 }
 """Run name -> (model name for :func:`segedu.models.build`, options)."""
 

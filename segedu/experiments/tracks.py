@@ -96,7 +96,7 @@ TRACKS: dict[str, Track] = {
                      runs=("pspnet_noppm", "pspnet_b1", "pspnet")),
     "mixed": Track(Recipe("mixed", epochs=5, batch_size=8),
                    runs=("encdec", "fcn8s", "unet", "pspnet", "unet_ppm", "unet_context", "unet_context_noaux",
-                         "unet_aux", "deeplabv3plus"),
+                         "unet_aux", "deeplabv3plus", "deeplabv3plus_prior"),
                    few_seed_runs=("encdec", "fcn8s", "pspnet", "unet_ppm", "unet_context_noaux", "unet_aux",
                                   "deeplabv3plus")),
     "camvid": Track(CAMVID_RECIPE,

@@ -201,9 +201,10 @@ def train(args: argparse.Namespace) -> int:
         sizes = record["size_iou"] or {}
         flag = "" if record["completed"] else (f"  STOPPED by the {record['stopped_by']} after {record['steps_done']}"
                                                f" of {record['steps']} steps: does not count")
+        buckets = "/".join("-" if sizes.get(size) is None else f"{sizes[size]:.2f}"
+                           for size in ("small", "medium", "large"))
         print(f"[{number:>3}/{len(jobs)} {benchmark.elapsed_minutes(start):5.1f} min] {job.key:<28} seed {job.seed}"
-              f"  mIoU {record['miou']:.3f}  boundary {record['boundary'] or 0:.3f}  small/medium/large "
-              f"{sizes.get('small') or 0:.2f}/{sizes.get('medium') or 0:.2f}/{sizes.get('large') or 0:.2f}"
+              f"  mIoU {record['miou']:.3f}  boundary {record['boundary'] or 0:.3f}  small/medium/large {buckets}"
               f"  {record['train_seconds']:.0f} s{flag}", flush=True)
 
     _stop_on_sigterm()

@@ -100,12 +100,16 @@ class DeepLabV3Plus(SegmentationModel):
         decoder_width: channels of the decoder's two 3x3 convolutions.
         output_stride: 8 (default, 8 x 8 maps at 64 px) or 16 (the paper's training setting).
         backbone, pretrained, fallback, course_weights: see :func:`~segedu.models.backbones.build_backbone`.
+        scene_prior: also send ASPP's image-pooling vector straight to the class scores (a 1x1 conv added
+            to the classifier's output at every pixel, as ``unet_context`` does). Not in the paper. On the
+            mixed track the paper's model leaves the global cue unused: it swaps boats and cars as often as
+            the same model without image pooling. With the prior, the swap is gone (notebook 08).
     """
 
     def __init__(self, num_classes: int, in_channels: int = 3, rates: tuple[int, ...] = (1, 2, 3),
                  aspp_width: int = 64, low_level_width: int = 16, decoder_width: int = 64, output_stride: int = 8,
                  backbone: str = "small", pretrained=None, fallback: str = "course", course_weights=None,
-                 dropout: float = 0.1):
+                 dropout: float = 0.1, scene_prior: bool = False):
         super().__init__(num_classes, in_channels)
         for value, name in ((low_level_width, "low_level_width"), (decoder_width, "decoder_width")):
             check_positive_int(value, name, "DeepLabV3Plus")
@@ -120,6 +124,8 @@ class DeepLabV3Plus(SegmentationModel):
             ConvBNReLU(aspp_width + low_level_width, decoder_width), ConvBNReLU(decoder_width, decoder_width)
         )
         self.classifier = nn.Conv2d(decoder_width, num_classes, kernel_size=1)
+        # One score per class from the pooled vector: a scene-level bias, the same at every pixel.
+        self.scene_classifier = nn.Conv2d(aspp_width, num_classes, 1, bias=False) if scene_prior else None
 
     def encode(self, x):
         return self.backbone(x)  # {"stage1": ..., "stage5": ...}, the last ones dilated
@@ -128,4 +134,7 @@ class DeepLabV3Plus(SegmentationModel):
         low_level = self.reduce(features["stage2"])  # stride 4: where the boundaries come back from
         context = upsample_to(self.aspp(features["stage5"]), low_level.shape[-2:])
         refined = self.decoder(torch.cat([context, low_level], dim=1))
-        return self.classifier(refined)  # stride 4, then upsampled to the input size (SegmentationModel)
+        logits = self.classifier(refined)  # stride 4, then upsampled to the input size (SegmentationModel)
+        if self.scene_classifier is not None:
+            logits = logits + self.scene_classifier(self.aspp.image_pooling(features["stage5"]))  # N x C x 1 x 1
+        return logits
