@@ -145,7 +145,7 @@ def test_every_claims_verdict_is_the_one_the_committed_markdown_shows(committed)
     text = (REPOSITORY / "results" / "leaderboard.md").read_text()
     rows = re.findall(r"^\| (.+?) \| (yes|\*\*no\*\*) \| ([+-][\d.]+) \| ([+-][\d.]+) \| (.+?) \|$", text, re.M)
     verdicts = leaderboard.claims(records=committed)
-    assert len(rows) == len(verdicts) == len(experiments.CLAIMS) == 24
+    assert len(rows) == len(verdicts) == len(experiments.CLAIMS) == 26
     for verdict, (sentence, holds, needs, smallest, per_seed) in zip(verdicts, rows, strict=True):
         assert verdict.text == sentence and verdict.holds == (holds == "yes")
         assert f"{verdict.needs:+.2f}" == needs and f"{verdict.smallest:+.3f}" == smallest

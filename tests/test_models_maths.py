@@ -6,8 +6,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from segedu.models import (
+    ConvBNReLU,
     EncoderDecoder,
     PlainCNN,
+    PSPNet,
     PyramidPoolingModule,
     ResNet18Backbone,
     SmallBackbone,
@@ -148,3 +150,45 @@ def test_encoder_decoder_depth_and_output_stride():
     assert EncoderDecoder(2, depth=3).output_stride == 8
     assert EncoderDecoder(2, output_stride=4).depth == 2
     assert EncoderDecoder(2, depth=6, widths=(4, 8)).widths == (4, 8, 8, 8, 8, 8, 8)
+
+
+@pytest.mark.parametrize("output_stride", [8, 32])
+def test_circular_padding_makes_the_backbone_shift_equivariant(output_stride):
+    torch.manual_seed(0)
+    images = torch.rand(2, 3, 64, 64)
+    shifted = images.roll(shifts=(output_stride, 2 * output_stride), dims=(2, 3))  # one and two cells of the last map
+    for padding_mode, equivariant in (("circular", True), ("zeros", False)):
+        torch.manual_seed(1)
+        backbone = SmallBackbone(output_stride=output_stride, padding_mode=padding_mode).eval()
+        with torch.no_grad():
+            features, features_of_shifted = backbone(images)["stage5"], backbone(shifted)["stage5"]
+        rolled = features.roll(shifts=(1, 2), dims=(2, 3))
+        assert torch.allclose(features_of_shifted, rolled, atol=1e-5) == equivariant, padding_mode
+
+
+def test_circular_padding_leaves_no_mark_of_the_border_on_a_constant_image():
+    torch.manual_seed(0)
+    constant = torch.full((1, 3, 64, 64), 0.5)
+    for padding_mode in ("circular", "zeros"):
+        model = PSPNet(3, ppm=False, padding_mode=padding_mode).eval()
+        with torch.no_grad():
+            features = model.backbone(constant)["stage5"][0]  # 96 x 8 x 8
+        spread = (features - features[:, :1, :1]).abs().max().item()
+        assert (spread < 1e-6) == (padding_mode == "circular"), (padding_mode, spread)
+
+
+def test_padding_mode_default_and_errors():
+    conv = ConvBNReLU(3, 4)[0]
+    assert conv.padding_mode == "zeros" and conv.padding == (1, 1)
+    with pytest.raises(ValueError, match="padding_mode must be one of"):
+        ConvBNReLU(3, 4, padding_mode="wrap")
+    with pytest.raises(ValueError, match="exists only for backbone='small'"):
+        PSPNet(3, backbone="resnet18", padding_mode="circular")
+    backbone = SmallBackbone(output_stride=8, padding_mode="circular")
+    assert backbone.min_circular_side == 25  # the dilation-4 convs pad 4 cells of a stride-8 map
+    backbone(torch.rand(2, 3, 25, 25))
+    with pytest.raises(ValueError, match="at least 25 x 25 pixels"):
+        backbone(torch.rand(2, 3, 24, 40))
+    model = PSPNet(3, padding_mode="circular")
+    assert {m.padding_mode for m in model.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)} == {
+        "circular"}

@@ -28,6 +28,11 @@ RUNS: dict[str, tuple[str, dict]] = {
     "pspnet_b1": ("pspnet", {"bins": (1,)}),
     "pspnet_max": ("pspnet", {"pooling": "max"}),
     "pspnet_nodr": ("pspnet", {"reduce": False}),
+    # The harbour ablation (notebook 05): every convolution pads circularly, so no feature can tell how far it
+    # is from the border, and the 1 x 1 bin can no longer say on which side the water is.
+    "pspnet_noppm_circular": ("pspnet", {"ppm": False, "padding_mode": "circular"}),
+    "pspnet_b1_circular": ("pspnet", {"bins": (1,), "padding_mode": "circular"}),
+    "pspnet_circular": ("pspnet", {"padding_mode": "circular"}),
     "unet_ppm": ("unet_ppm", {}),
     "unet_context": ("unet_context", {}),
     # The ablation of unet_context's auxiliary classifier (notebook 08): the context without the auxiliary

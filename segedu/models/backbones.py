@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .blocks import ConvBNReLU
+from .blocks import ConvBNReLU, check_padding_mode
 from .pretrained import FALLBACKS, PRETRAINED_CHOICES, load_course_weights_, load_imagenet_weights_
 
 BACKBONE_NAMES = ("small", "resnet18")
@@ -42,33 +42,47 @@ class SmallBackbone(nn.Module):
     ``N x in_channels x H x W -> {stage: N x channels[i] x H/s x W/s}`` for the stages of
     :data:`STAGES`, at strides ``s = 2, 4, 8, 16, 32`` capped at ``output_stride``; in a stage that
     would go beyond it, the stride-2 conv becomes stride 1 and the dilation doubles instead.
+    ``padding_mode``: what every conv's padding holds (:data:`~segedu.models.blocks.PADDING_MODES`);
+    zeros let the features tell how far a position is from the border, ``"circular"`` does not
+    (notebook 05, harbour).
     """
 
-    def __init__(self, in_channels: int = 3, channels: tuple[int, ...] = SMALL_CHANNELS, output_stride: int = 32):
+    def __init__(self, in_channels: int = 3, channels: tuple[int, ...] = SMALL_CHANNELS, output_stride: int = 32,
+                 padding_mode: str = "zeros"):
         super().__init__()
         _check_output_stride(output_stride, "SmallBackbone")
+        check_padding_mode(padding_mode, "SmallBackbone")
         if len(channels) != 5:
             raise ValueError(f"SmallBackbone needs 5 stage widths, got {len(channels)}: {channels}")
         self.in_channels, self.output_stride = in_channels, output_stride
         self.channels = dict(zip(STAGES, channels, strict=True))
         self.weights_source = "random"
         self.pretrained_on: list[str] | None = None  # the classes of its pretraining, once loaded
+        self.padding_mode = padding_mode
         stages, strides = [], []
         previous, stride, dilation = in_channels, 1, 1
+        wrap = 1  # circular padding of p pixels needs maps of p pixels: at stride s, images of (p - 1) * s + 1
         for width in channels:
             if stride < output_stride:
+                wrap = max(wrap, (dilation - 1) * stride + 1)
                 stride, first_dilation = stride * 2, dilation
-                first = ConvBNReLU(previous, width, stride=2, dilation=first_dilation)
+                first = ConvBNReLU(previous, width, stride=2, dilation=first_dilation, padding_mode=padding_mode)
             else:  # keep the resolution: dilate instead of striding
                 first_dilation, dilation = dilation, dilation * 2
-                first = ConvBNReLU(previous, width, dilation=first_dilation)
-            stages.append(nn.Sequential(first, ConvBNReLU(width, width, dilation=dilation)))
+                first = ConvBNReLU(previous, width, dilation=first_dilation, padding_mode=padding_mode)
+            stages.append(nn.Sequential(first, ConvBNReLU(width, width, dilation=dilation, padding_mode=padding_mode)))
             strides.append(stride)
+            wrap = max(wrap, (dilation - 1) * stride + 1)
             previous = width
         self.stages = nn.ModuleList(stages)
         self.strides = dict(zip(STAGES, strides, strict=True))
+        self.min_circular_side = wrap
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.padding_mode == "circular" and min(x.shape[-2:]) < self.min_circular_side:
+            raise ValueError(f"SmallBackbone with circular padding needs images of at least {self.min_circular_side} x "
+                             f"{self.min_circular_side} pixels (its padding wraps around each map once at most), got "
+                             f"{x.shape[-2]} x {x.shape[-1]}: use larger images or padding_mode='zeros'")
         features = {}
         for name, stage in zip(STAGES, self.stages, strict=True):
             x = stage(x)
@@ -132,7 +146,8 @@ def _dilate_(layer: nn.Sequential, previous: int, dilation: int) -> None:
 
 
 def build_backbone(name: str = "small", in_channels: int = 3, output_stride: int = 32, pretrained=None,
-                   fallback: str = "course", course_weights: str | Path | None = None) -> nn.Module:
+                   fallback: str = "course", course_weights: str | Path | None = None,
+                   padding_mode: str = "zeros") -> nn.Module:
     """Build backbone ``name`` (``"small"`` or ``"resnet18"``), optionally with pretrained weights.
 
     ``pretrained``:
@@ -148,6 +163,9 @@ def build_backbone(name: str = "small", in_channels: int = 3, output_stride: int
         ``segedu.config.data_dir() / "pretrained" / "small_backbone.pt"``. A missing file raises
         ``FileNotFoundError`` naming it and the script that makes it.
       * ``True``: the best weights for ``name``, ``"imagenet"`` for ResNet-18, ``"course"`` for small.
+
+    ``padding_mode`` (small backbone only): what its convolutions pad with, ``"zeros"`` or one of
+    :data:`~segedu.models.blocks.PADDING_MODES`.
 
     The returned backbone records where its weights came from in ``backbone.weights_source``:
     ``"random"``, ``"imagenet"`` or ``"course"``.
@@ -167,9 +185,11 @@ def build_backbone(name: str = "small", in_channels: int = 3, output_stride: int
                          "pretrained='course' (the course's own weights) instead.")
     if pretrained == "course" and name != "small":
         raise ValueError("pretrained='course' exists only for backbone='small'; ResNet-18 has pretrained='imagenet'.")
+    if check_padding_mode(padding_mode, "build_backbone") != "zeros" and name != "small":
+        raise ValueError(f"padding_mode={padding_mode!r} exists only for backbone='small'; ResNet-18 pads with zeros.")
 
     if name == "small":
-        backbone = SmallBackbone(in_channels, output_stride=output_stride)
+        backbone = SmallBackbone(in_channels, output_stride=output_stride, padding_mode=padding_mode)
         if pretrained == "course":
             load_course_weights_(backbone, course_weights)
         return backbone

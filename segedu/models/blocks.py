@@ -10,21 +10,32 @@ import torch.nn.functional as F
 from torch import nn
 
 UP_MODES = ("transposed", "bilinear", "nearest_conv")
+PADDING_MODES = ("zeros", "circular", "reflect", "replicate")
+"""How a convolution fills the border (``torch.nn.Conv2d``'s ``padding_mode``). ``"zeros"`` is every model's
+default; ``"circular"`` wraps the map around like a torus, so no position is closer to an edge than another."""
+
+
+def check_padding_mode(padding_mode, owner: str) -> str:
+    """Return ``padding_mode`` if it is one of :data:`PADDING_MODES`, else raise a ValueError naming them."""
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"{owner}: padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
+    return padding_mode
 
 
 class ConvBNReLU(nn.Sequential):
     """A ``kernel_size`` convolution, BatchNorm and ReLU: ``N x in x H x W -> N x out x H/stride x W/stride``.
 
-    The padding ``dilation * (kernel_size - 1) // 2`` keeps the size for stride 1 (odd kernels).
+    The padding ``dilation * (kernel_size - 1) // 2`` keeps the size for stride 1 (odd kernels);
+    ``padding_mode`` (one of :data:`PADDING_MODES`) says what it holds: zeros by default.
     The convolution has no bias because the BatchNorm that follows has one.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
-                 dilation: int = 1):
+                 dilation: int = 1, padding_mode: str = "zeros"):
         padding = dilation * (kernel_size - 1) // 2
         super().__init__(
             nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
-                      dilation=dilation, bias=False),
+                      dilation=dilation, bias=False, padding_mode=check_padding_mode(padding_mode, "ConvBNReLU")),
             nn.BatchNorm2d(out_channels),
             nn.ReLU(inplace=True),
         )

@@ -70,17 +70,18 @@ class PSPNet(SegmentationModel):
 
     In training mode with ``aux_head=True``, returns ``{"out": logits, "aux": aux_logits}``
     (both ``N x num_classes x H x W``); otherwise the logits tensor. ``output_stride`` 8 (the
-    paper's, default), 16 or 32. ``backbone``, ``pretrained``, ``fallback``: see
-    :func:`~segedu.models.backbones.build_backbone`.
+    paper's, default), 16 or 32. ``backbone``, ``pretrained``, ``fallback``, ``padding_mode`` (of
+    every 3x3 conv, the head's too): see :func:`~segedu.models.backbones.build_backbone`.
     """
 
     def __init__(self, num_classes: int, in_channels: int = 3, bins: tuple[int, ...] = (1, 2, 3, 6),
                  pooling: str = "avg", reduce: bool = True, ppm: bool = True, aux_head: bool = False,
                  output_stride: int = 8, backbone: str = "small", pretrained=None, fallback: str = "course",
-                 head_width: int = 64, dropout: float = 0.1, course_weights=None):
+                 head_width: int = 64, dropout: float = 0.1, course_weights=None, padding_mode: str = "zeros"):
         super().__init__(num_classes, in_channels)
         check_positive_int(head_width, "head_width", "PSPNet")
-        self.backbone = build_backbone(backbone, in_channels, output_stride, pretrained, fallback, course_weights)
+        self.backbone = build_backbone(backbone, in_channels, output_stride, pretrained, fallback, course_weights,
+                                       padding_mode)
         self.output_stride = output_stride
         self.use_ppm = ppm
         channels = self.backbone.channels["stage5"]
@@ -88,13 +89,15 @@ class PSPNet(SegmentationModel):
             self.ppm = PyramidPoolingModule(channels, bins, pooling, reduce)
             channels = self.ppm.out_channels
         self.head = nn.Sequential(
-            ConvBNReLU(channels, head_width), nn.Dropout2d(dropout), nn.Conv2d(head_width, num_classes, 1)
+            ConvBNReLU(channels, head_width, padding_mode=padding_mode), nn.Dropout2d(dropout),
+            nn.Conv2d(head_width, num_classes, 1),
         )
         self.aux_head = None
         if aux_head:
             aux_width = max(head_width // 2, 1)
             self.aux_head = nn.Sequential(
-                ConvBNReLU(self.backbone.channels["stage4"], aux_width), nn.Dropout2d(dropout),
+                ConvBNReLU(self.backbone.channels["stage4"], aux_width, padding_mode=padding_mode),
+                nn.Dropout2d(dropout),
                 nn.Conv2d(aux_width, num_classes, 1),
             )
 
