@@ -1,4 +1,4 @@
-"""The four tracks of synthetic scenes: what is in them, their classes, colours and difficulty knobs.
+"""The five tracks of synthetic scenes: what is in them, their classes, colours and difficulty knobs.
 
 Each track exists to make one architectural idea visibly matter:
 
@@ -11,7 +11,10 @@ Each track exists to make one architectural idea visibly matter:
   of ``water`` or ``road`` at one border of the image (a different one in each scene), far from
   the objects: at 128 px the band is out of reach of a stride-8 backbone's effective receptive
   field, and a global prior (pyramid pooling) helps.
-* ``mixed``: all of the above in one scene (the union of the classes), used for the leaderboard.
+* ``harbour``: a band along each of two opposite borders; a hull takes the class of the farther
+  band, a cue built for pyramid bins finer than the global one.
+* ``mixed``: the shapes, wires and gears with boats and cars told apart by one band along the top
+  border (not harbour's two), several in one scene: the leaderboard track.
 
 Every difficulty choice is a field of :class:`TrackSpec`, so that experiments can change one
 knob: ``dataclasses.replace(track_spec("shapes"), max_objects=2)``.
@@ -237,7 +240,9 @@ _PURPOSE = {
                "the image from it (the farther one) is water, a car when it is road. The nearer band says "
                "nothing; where the bands differ, a single global average cannot tell which side the water is "
                "on; pooling into sub-regions (2 x 2, 3 x 3 bins) can.",
-    "mixed": "All of the above in one scene (the union of the classes): the leaderboard track.",
+    "mixed": "Disks, triangles, wires and gears with boats and cars told apart by one band along the top border "
+             "(water or road; not harbour's two bands), several objects in one scene: one model must keep the "
+             "detail and see the context. The leaderboard track.",
 }
 
 
