@@ -132,7 +132,9 @@ def show_predictions(model_or_predictions, images, masks, palette=None, class_na
 
 def compare_models(models: dict, images, masks, palette=None, class_names=None, max_images: int = 6) -> Figure:
     """Several models on the same images: rows image, truth, then one row per model (labelled
-    with its mIoU on these images). ``models``: name -> model, or name -> predictions."""
+    with its mIoU on these images only, which the label says: it is not a test-set score).
+    ``models``: name -> model, or name -> predictions; ``images`` ``N x 3 x H x W`` and ``masks`` ``N x H x W``
+    (or a batch dict), of which the first ``max_images`` are shown."""
     images, masks = as_batch(images, masks, max_images)
     predictions = {name: _predictions(model, images)[: images.shape[0]] for name, model in models.items()}
     palette = resolve_palette(palette, class_names, masks, *predictions.values())
@@ -147,7 +149,7 @@ def compare_models(models: dict, images, masks, palette=None, class_names=None, 
         miou = ConfusionMatrix(len(palette)).update(predicted, masks).miou()
         for i, image in enumerate(images):
             show_image(axes[row, i], overlay(image, predicted[i], palette))
-        axes[row, 0].set_ylabel(f"{name}\nmIoU {miou:.2f}")
+        axes[row, 0].set_ylabel(f"{name}\nmIoU {miou:.2f}\non these {images.shape[0]}")
     add_legend(figure, palette, class_names, _ignored_entry(masks))
     return figure
 

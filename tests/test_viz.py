@@ -134,9 +134,9 @@ def test_compare_models_has_a_row_per_model_labelled_with_its_miou():
     figure = viz.compare_models({"perfect": perfect, "all background": torch.zeros_like(masks)},
                                 images, masks, PALETTE, NAMES)
     assert len(figure.axes) == 8
-    assert figure.axes[4].get_ylabel() == "perfect\nmIoU 1.00"
+    assert figure.axes[4].get_ylabel() == "perfect\nmIoU 1.00\non these 2"
     background_iou = 60 / 70  # 2 x 30 background pixels of 70 labelled; disk and wire IoU 0
-    assert figure.axes[6].get_ylabel() == f"all background\nmIoU {background_iou / 3:.2f}"
+    assert figure.axes[6].get_ylabel() == f"all background\nmIoU {background_iou / 3:.2f}\non these 2"
 
 
 def make_history(losses, mious):
