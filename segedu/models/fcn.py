@@ -11,8 +11,10 @@ back the detail that the coarse path lost:
                 stride 16 ----> score16 ---------^          |          (FCN-8s)
                 stride  8 ----> score8  --------------------^
 
-As in the paper, the new score layers start at zero, so an untrained FCN-8s starts out
-computing exactly what FCN-32s computes, and the final upsampling is fixed bilinear.
+As in the paper, the new score layers start at zero, so an untrained FCN-8s passes on only
+its coarse scores: nearly what FCN-32s computes, but not exactly, because the bilinear-initialised
+transposed convolutions blend zeros in at the border where bilinear interpolation repeats the edge
+(notebook 04 measures it). The final upsampling is fixed bilinear.
 """
 
 from __future__ import annotations
