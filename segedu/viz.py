@@ -196,7 +196,9 @@ def plot_confusion(confusion, class_names=None, normalize: bool = True) -> Figur
 
     ``confusion``: a :class:`~segedu.metrics.ConfusionMatrix`, a ``Scores`` or a ``C x C`` tensor.
     ``normalize``: divide each row by its total (each row then reads "of the pixels of this
-    class, which fraction went where"); numbers are written in cells up to 12 classes.
+    class, which fraction went where"); numbers are written in cells up to 12 classes. One
+    convention for every cell: blank means no pixel at all, and a share that would round to
+    0.00 but has pixels is written "<.01", so no cell reads "0.00".
     """
     if hasattr(confusion, "confusion"):  # Scores
         class_names = class_names or confusion.class_names
@@ -215,13 +217,14 @@ def plot_confusion(confusion, class_names=None, normalize: bool = True) -> Figur
     ax.set_yticks(range(size), names)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
-    ax.set_title("confusion (row-normalised)" if normalize else "confusion (pixels)")
+    ax.set_title("confusion (row-normalised; blank: no pixel)" if normalize else "confusion (pixels; blank: none)")
     if size <= 12:  # write the numbers; cells with no pixel at all stay blank
         top = float(matrix.max()) or 1.0
         for t, p in (confusion_counts > 0).nonzero().tolist():
             value = float(matrix[t, p])
-            ax.text(p, t, f"{value:.2f}" if normalize else f"{value:.0f}", ha="center", va="center",
-                    fontsize="x-small", color="white" if value > 0.6 * top else "black")
+            text = f"{value:.0f}" if not normalize else f"{value:.2f}" if value >= 0.005 else "<.01"
+            ax.text(p, t, text, ha="center", va="center", fontsize="x-small",
+                    color="white" if value > 0.6 * top else "black")
     return figure
 
 

@@ -164,11 +164,22 @@ def test_plot_confusion_labels_and_numbers():
     confusion.update(torch.tensor([0, 0, 1, 2, 2, 2]), torch.tensor([0, 0, 1, 1, 2, 2]))
     figure = viz.plot_confusion(confusion, NAMES)
     ax = figure.axes[0]
-    assert ax.get_title() == "confusion (row-normalised)"
+    assert ax.get_title() == "confusion (row-normalised; blank: no pixel)"
     assert [t.get_text() for t in ax.get_yticklabels()] == list(NAMES)
     assert sorted(t.get_text() for t in ax.texts) == ["0.50", "0.50", "1.00", "1.00"]  # empty cells blank
     counts = viz.plot_confusion(confusion.matrix, normalize=False).axes[0]
     assert sorted(t.get_text() for t in counts.texts) == ["1", "1", "2", "2"]
+
+
+def test_plot_confusion_never_writes_zero_for_a_cell_with_pixels():
+    truth = torch.zeros(1001, dtype=torch.long)
+    predicted = truth.clone()
+    predicted[0] = 1  # 1 pixel of 1001: a share of 0.001, which would round to 0.00
+    confusion = ConfusionMatrix(3).update(predicted, truth)
+    texts = sorted(t.get_text() for t in viz.plot_confusion(confusion, NAMES).axes[0].texts)
+    assert texts == ["1.00", "<.01"]  # row 0: 0.999 and 0.001; rows 1 and 2 have no pixel, so they stay blank
+    counts = viz.plot_confusion(confusion, NAMES, normalize=False).axes[0]
+    assert sorted(t.get_text() for t in counts.texts) == ["1", "1000"] and "blank: none" in counts.get_title()
 
 
 def scores_for(class_iou, miou):
