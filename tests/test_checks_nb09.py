@@ -154,6 +154,15 @@ def test_plot_cost(records):
     assert [ax.get_title() for ax in axes] == ["mixed", "thin"]  # shapes has only a labelled run
     assert len(axes[0].lines) == 3 and axes[0].get_xscale() == "log"
     assert board.plot_cost(records, x="params")
+    styles = {}
+    for ax in axes:
+        drawn = ax.get_lines()
+        assert drawn[-1].get_ydata()[0] == max(line.get_ydata()[0] for line in drawn)  # the best run on top
+        assert drawn[-1].get_zorder() == max(line.get_zorder() for line in drawn)
+        for line in drawn:
+            styles.setdefault(line.get_label(), set()).add((line.get_marker(), line.get_color()))
+    assert all(len(style) == 1 for style in styles.values())  # one colour and marker per run, in every panel
+    assert len({next(iter(style)) for style in styles.values()}) == len(styles)  # and no two runs alike
     with pytest.raises(ValueError, match="x must be"):
         board.plot_cost(records, x="colour")
     with pytest.raises(ValueError, match="no record"):
@@ -220,3 +229,10 @@ def test_records_whose_completed_or_miou_cannot_be_read_are_named():
     assert "mIoU None, not a score" in nb09.check_smallest_margin(0.1, unscored, "t", "a", "b").message
     stopped = [board[0], {**board[1], "miou": None, "completed": False}]  # a stopped record may lack a score
     assert "no seed has a completed record" in nb09.check_smallest_margin(0.1, stopped, "t", "a", "b").message
+
+
+def test_plot_cost_gives_up_to_twenty_runs_twenty_colours():
+    many = [record(f"run{i}", "thin", 0, 0.3 + 0.01 * i, 1.0 + i) for i in reversed(range(15))]  # best first
+    lines = [ax for ax in board.plot_cost(many).axes if ax.get_title() == "thin"][0].get_lines()
+    assert len(lines) == 15 and len({line.get_color() for line in lines}) == 15
+    assert lines[-1].get_label() == "run14"  # the best, drawn last

@@ -155,7 +155,13 @@ def markdown_table(rows: list[dict]) -> str:
 
 def plot_cost(records: list[dict], x: str = "latency_ms", title: str | None = None):
     """Median mIoU against a cost (``x``: a key of :data:`COSTS`), one panel per track, one marker
-    per run (runs with a ``labelled`` limit are left out). Returns the matplotlib Figure."""
+    per run (runs with a ``labelled`` limit are left out). Returns the matplotlib Figure.
+
+    Every run keeps its colour and marker in every panel, and no two runs share both (colours
+    repeat only after 20 runs, markers after 12); in each panel the runs are drawn worst first, so the
+    best run's marker is on top where markers overlap.
+    """
+    from matplotlib import colormaps  # matplotlib: heavy, pictures only
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # matplotlib: heavy, pictures only
 
     from segedu.viz import new_figure  # imports matplotlib: heavy, pictures only
@@ -169,11 +175,14 @@ def plot_cost(records: list[dict], x: str = "latency_ms", title: str | None = No
     runs = list(dict.fromkeys(row["run"] for row in rows))
     figure = new_figure(figsize=(3.6 * len(tracks) + 1.4, 3.4), layout="constrained")
     axes = figure.subplots(1, len(tracks), squeeze=False, sharey=True)[0]
+    strong_and_light = colormaps["tab20"].colors
+    colours = strong_and_light[0::2] + strong_and_light[1::2]  # ten strong colours, then their light partners
     for ax, track in zip(axes, tracks, strict=True):
-        for row in (r for r in rows if r["track"] == track):
+        track_rows = sorted((r for r in rows if r["track"] == track), key=lambda r: r["miou"])  # best drawn last
+        for rank, row in enumerate(track_rows):
             index = runs.index(row["run"])
-            ax.plot(row[x], row["miou"], MARKERS[index % len(MARKERS)], color=f"C{index % 10}", markersize=8,
-                    label=row["run"])
+            ax.plot(row[x], row["miou"], MARKERS[index % len(MARKERS)], color=colours[index % len(colours)],
+                    markersize=8, markeredgecolor="black", markeredgewidth=0.5, zorder=2 + rank, label=row["run"])
         ax.set_xscale("log")
         values = [row[x] for row in rows if row["track"] == track]
         narrow = max(values) < 4 * min(values)  # a narrow range: more ticks, or there would be none
