@@ -45,7 +45,7 @@ CLASS_COLOURS = {
     "square": (40, 250, 250),
     "cross": (140, 250, 70),
     "box": (175, 150, 0),
-    "gear": (50, 115, 100),
+    "gear": (16, 136, 96),  # lighter than background by CIEDE2000 35 (it was 28, hard to see in overlays)
     "wire": (100, 245, 175),
     "boat": (125, 50, 210),
     "car": (255, 195, 255),
