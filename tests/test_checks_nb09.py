@@ -141,6 +141,7 @@ def test_cost_rows_and_tables(records):
     assert unet["receptive_field"] == 21
     table = board.markdown_table(rows)
     assert table.count("\n") == len(rows) + 1 and "fcn8s_pretrained (64 labelled)" in table
+    assert "per ms" not in table  # exercise 1 of notebook 09 asks for it: the table must not answer it
     assert "none of the course's claims" in board.claims_markdown([])
     claims = [Verdict(Claim("a", "thin", "level", ("unet",), 0.05, "a claim"), "a claim", True, (0.1, 0.07), (0, 1)),
               Verdict(Claim("b", "thin", "level", ("unet",), 0.0, "another"), "another", False, (-0.01,), (0,))]
