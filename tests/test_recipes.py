@@ -108,7 +108,7 @@ def test_the_camvid_recipe_trains_about_1000_steps_on_crops_and_scores_whole_pho
     assert plan.steps == 22 * 46 == 1012 and plan.val_every == 11
     assert (plan.lr, plan.weight_decay, plan.schedule) == (recipes.recipe("thin").lr, 1e-4, "onecycle")
     # square-root median-frequency weights: the rarest class (bicyclist) weighs most, road least
-    weights = dict(zip(CamVid.classes, plan.class_weights))
+    weights = dict(zip(CamVid.classes, plan.class_weights, strict=True))
     assert max(weights, key=weights.get) == "bicyclist" and min(weights, key=weights.get) == "road"
     assert weights["pavement"] == 1.0  # the median class
 

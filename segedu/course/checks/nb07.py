@@ -82,18 +82,18 @@ def check_median_frequency_weights(weights, frequencies) -> CheckResult:
             return problem
         given.append(number)
     want = median_frequency_weights(frequencies)
-    if all(_close(g, w) for g, w in zip(given, want)):
+    if all(_close(g, w) for g, w in zip(given, want, strict=True)):
         rarest = max(range(len(want)), key=want.__getitem__)
         return passed(f"the rarest class (number {rarest}) weighs {want[rarest]:.2f}, a class at the median "
                       f"frequency 1.00")
     full = [w * w for w in want]
-    if all(_close(g, w) for g, w in zip(given, full)):
+    if all(_close(g, w) for g, w in zip(given, full, strict=True)):
         return failed("these are SegNet's full median-frequency weights", "take their square root")
     inverse = [1 / w for w in want]
-    if all(_close(g, w) for g, w in zip(given, inverse)):
+    if all(_close(g, w) for g, w in zip(given, inverse, strict=True)):
         return failed("the fraction is upside down: rare classes weigh least here",
                       "median / frequency, so that a rare class (small frequency) weighs more")
-    wrong = next(i for i, (g, w) in enumerate(zip(given, want)) if not _close(g, w))
+    wrong = next(i for i, (g, w) in enumerate(zip(given, want, strict=True)) if not _close(g, w))
     return failed(f"the weight of class {wrong} is {given[wrong]:.4f}, not {want[wrong]:.4f}",
                   "the median is over the frequencies of all the classes: (median / f_c) ** 0.5")
 
