@@ -539,3 +539,39 @@ def test_workers_end_when_the_benchmark_that_started_them_is_killed(tmp_path, re
         for path in pids.iterdir():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(path.name), signal.SIGKILL)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads process states from /proc (Linux)")
+def test_a_stopped_benchmark_with_two_processes_ends_its_workers_and_raises_the_interrupt(tmp_path, repo_root):
+    # What the command line does on SIGTERM: the main thread gets a KeyboardInterrupt while it waits for the workers.
+    script = (f"import sys, signal; sys.path.insert(0, {str(repo_root / 'tests')!r})\n"
+              "from pathlib import Path\n"
+              "from segedu.leaderboard import benchmark\n"
+              "from sleepy_jobs import sleepy_job\n"
+              "def stop(*_): raise KeyboardInterrupt\n"
+              "signal.signal(signal.SIGTERM, stop)\n"
+              "jobs = [benchmark.Job('a', 't', 0), benchmark.Job('b', 't', 0), benchmark.Job('c', 't', 0)]\n"
+              f"benchmark.run_jobs(jobs, Path({str(tmp_path / 'records.json')!r}), 1, processes=2, work=sleepy_job)\n")
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    parent = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "SLEEPY_PIDS": str(pids)},
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        workers = [int(path.name) for path in pids.iterdir()]
+        assert len(workers) == 2, "the two workers did not start"
+        parent.send_signal(signal.SIGTERM)
+        _, errors = parent.communicate(timeout=30)
+        assert "KeyboardInterrupt" in errors and "AttributeError" not in errors, errors
+        deadline = time.monotonic() + 10
+        while not all(_ended(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert all(_ended(pid) for pid in workers), "workers kept running after the benchmark stopped"
+    finally:
+        parent.kill()
+        for path in pids.iterdir():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(path.name), signal.SIGKILL)

@@ -172,10 +172,12 @@ def run_jobs(jobs: list[Job], work_file: Path, threads: int, processes: int = 1,
             for number, future in enumerate(concurrent.futures.as_completed(futures), 1):
                 keep(number, futures[future], future.result())
         except BaseException:
+            # The worker processes, taken before shutdown() forgets them (it sets the pool's table to None).
+            workers = list((getattr(pool, "_processes", None) or {}).values())
             for future in futures:
                 future.cancel()
             pool.shutdown(wait=False, cancel_futures=True)
-            for process in list(getattr(pool, "_processes", {}).values()):
+            for process in workers:
                 process.terminate()
             raise
     return made
