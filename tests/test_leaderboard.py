@@ -509,6 +509,31 @@ def _ended(pid: int) -> bool:
         return True
 
 
+def _started_workers(pids) -> list[int]:
+    """The ids of the two sleepy workers, once both have written their file into ``pids``."""
+    deadline = time.monotonic() + 120
+    while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    workers = [int(path.name) for path in pids.iterdir()]
+    assert len(workers) == 2, "the two workers did not start"
+    return workers
+
+
+def _all_end(workers: list[int], seconds: float) -> bool:
+    """Whether every process in ``workers`` has ended within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not all(_ended(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return all(_ended(pid) for pid in workers)
+
+
+def _kill_all(parent: subprocess.Popen, pids) -> None:
+    parent.kill()
+    for path in pids.iterdir():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(path.name), signal.SIGKILL)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads process states from /proc (Linux)")
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
@@ -523,22 +548,12 @@ def test_workers_end_when_the_benchmark_that_started_them_is_killed(tmp_path, re
     pids.mkdir()
     parent = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "SLEEPY_PIDS": str(pids)})
     try:
-        deadline = time.monotonic() + 120
-        while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        workers = [int(path.name) for path in pids.iterdir()]
-        assert len(workers) == 2, "the two workers did not start"
+        workers = _started_workers(pids)
         parent.send_signal(how)
         parent.wait(timeout=30)
-        deadline = time.monotonic() + 10 * benchmark.ORPHAN_CHECK_SECONDS + 5
-        while not all(_ended(pid) for pid in workers) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert all(_ended(pid) for pid in workers), "workers kept running after the benchmark was killed"
+        assert _all_end(workers, 10 * benchmark.ORPHAN_CHECK_SECONDS + 5), "workers kept running after the benchmark was killed"
     finally:
-        parent.kill()
-        for path in pids.iterdir():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(path.name), signal.SIGKILL)
+        _kill_all(parent, pids)
 
 
 @pytest.mark.slow
@@ -558,20 +573,10 @@ def test_a_stopped_benchmark_with_two_processes_ends_its_workers_and_raises_the_
     parent = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "SLEEPY_PIDS": str(pids)},
                               stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 120
-        while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        workers = [int(path.name) for path in pids.iterdir()]
-        assert len(workers) == 2, "the two workers did not start"
+        workers = _started_workers(pids)
         parent.send_signal(signal.SIGTERM)
         _, errors = parent.communicate(timeout=30)
         assert "KeyboardInterrupt" in errors and "AttributeError" not in errors, errors
-        deadline = time.monotonic() + 10
-        while not all(_ended(pid) for pid in workers) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert all(_ended(pid) for pid in workers), "workers kept running after the benchmark stopped"
+        assert _all_end(workers, 10), "workers kept running after the benchmark stopped"
     finally:
-        parent.kill()
-        for path in pids.iterdir():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(path.name), signal.SIGKILL)
+        _kill_all(parent, pids)
